@@ -1,0 +1,5 @@
+"""`python -m diffcoder`: the same CLI as the `diffcoder` console script."""
+
+from diffcoder.cli import main
+
+raise SystemExit(main())

@@ -1,1 +1,1 @@
-"""The language server: LSP protocol handling on top of `diffcoder.editing` and `diffcoder.model`."""
+"""The language server: LSP protocol on top of `diffcoder.editing` and `diffcoder.model`."""

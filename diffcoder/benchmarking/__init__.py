@@ -1,0 +1,1 @@
+"""Benchmarks that print figures (`diffcoder bench …`); never timed unit tests."""

@@ -1,0 +1,201 @@
+"""The `diffcoder` command line: generate, make-tiny-checkpoint, bench, demo.
+
+A thin caller of `diffcoder.model`; flags of `generate` are a contract other checks rely on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from diffcoder.progress import StepPrinter
+
+
+def _threshold(value: str) -> float | None:
+    if value.lower() in ("none", "off"):
+        return None
+    try:
+        threshold = float(value)
+    except ValueError:
+        message = f"expected a number in (0, 1] or 'none', not {value!r}"
+        raise argparse.ArgumentTypeError(message) from None
+    if not 0.0 < threshold <= 1.0:
+        raise argparse.ArgumentTypeError(f"threshold must be in (0, 1], not {threshold}")
+    return threshold
+
+
+def add_load_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    parser.add_argument("--quant", default="auto", choices=["auto", "none", "8bit", "4bit"])
+    parser.add_argument(
+        "--dtype", default=None, choices=["float32", "bfloat16", "float16"], help="compute dtype"
+    )
+    parser.add_argument("--mask-id", type=int, default=None, help="override the mask token id")
+    parser.add_argument("--eos-id", type=int, default=None, help="override the EOS token id")
+
+
+def add_decode_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--max-new-tokens", type=int, default=128)
+    parser.add_argument("--block-length", type=int, default=4)
+    parser.add_argument(
+        "--steps-per-block", type=int, default=None, help="fixed mode: denoising steps per block"
+    )
+    parser.add_argument(
+        "--threshold",
+        type=_threshold,
+        default=0.95,
+        help="confidence threshold (default 0.95), or 'none' for fixed steps per block",
+    )
+    parser.add_argument("--temperature", type=float, default=0.0)
+    parser.add_argument("--mode", default="fast", choices=["parity", "fast"])
+    parser.add_argument("--seed", type=int, default=0, help="sampling seed (temperature > 0)")
+    parser.add_argument(
+        "--stop", action="append", default=[], help="stop string (fast mode; repeatable)"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="diffcoder", description="Code edits with a local block-diffusion model."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    gen = sub.add_parser("generate", help="decode after a prompt with a checkpoint")
+    gen.add_argument("--model", required=True, help="checkpoint directory")
+    source = gen.add_mutually_exclusive_group(required=True)
+    source.add_argument("--prompt")
+    source.add_argument("--prompt-file", type=Path)
+    gen.add_argument(
+        "--chat", action="store_true", help="render the prompt as one user chat message"
+    )
+    gen.add_argument("--json", action="store_true", help="print one JSON object")
+    add_load_options(gen)
+    add_decode_options(gen)
+
+    tiny = sub.add_parser("make-tiny-checkpoint", help="write a random-weight test checkpoint")
+    tiny.add_argument("out", type=Path)
+    tiny.add_argument("--vocab", default="small", choices=["small", "real"])
+    tiny.add_argument("--hidden", type=int, default=64)
+    tiny.add_argument("--layers", type=int, default=2)
+    tiny.add_argument("--heads", type=int, default=4)
+    tiny.add_argument("--kv-heads", type=int, default=2)
+    tiny.add_argument("--intermediate", type=int, default=None)
+    tiny.add_argument("--head-scale", type=float, default=1.0, help="sharpen the output head")
+    tiny.add_argument("--shards", type=int, default=1)
+    tiny.add_argument("--seed", type=int, default=0)
+
+    bench = sub.add_parser("bench", help="benchmarks that print figures")
+    bench_sub = bench.add_subparsers(dest="bench", required=True)
+    decode = bench_sub.add_parser("decode", help="parity vs fast decoding, side by side")
+    decode.add_argument("--out", type=Path, default=None, help="write table + plot here")
+    decode.add_argument("--max-new-tokens", type=int, default=64)
+    decode.add_argument("--repeats", type=int, default=2)
+    decode.add_argument("--quick", action="store_true", help="tiny checkpoints only")
+
+    demo = sub.add_parser("demo", help="build a tiny checkpoint and decode with it")
+    demo.add_argument("--max-new-tokens", type=int, default=32)
+    return parser
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    from diffcoder.model.engine import DiffusionEngine
+    from diffcoder.model.sampler import DecodeConfig
+
+    config = DecodeConfig(
+        max_new_tokens=args.max_new_tokens,
+        block_length=args.block_length,
+        steps_per_block=args.steps_per_block,
+        threshold=args.threshold,
+        temperature=args.temperature,
+        mode=args.mode,
+        stop_strings=tuple(args.stop),
+        seed=args.seed,
+    )
+    overrides = {k: v for k, v in (("mask", args.mask_id), ("eos", args.eos_id)) if v is not None}
+    print(f"Loading {args.model} …", file=sys.stderr)
+    engine = DiffusionEngine.from_path(
+        args.model,
+        device=args.device,
+        quant=args.quant,
+        dtype=args.dtype,
+        special_overrides=overrides or None,
+    )
+    print(engine.describe(), file=sys.stderr)
+    prompt = args.prompt if args.prompt is not None else args.prompt_file.read_text("utf-8")
+    prompt_ids = engine.encode(prompt, chat=args.chat)
+    with StepPrinter(sys.stderr, enabled=not args.json) as printer:
+        result = engine.generate(prompt_ids, config, on_step=printer)
+    if args.json:
+        print(json.dumps(result_json(result, engine, config)))
+    else:
+        print(result.text)
+        print(summary_line(result), file=sys.stderr)
+    return 0
+
+
+def result_json(result, engine, config) -> dict:
+    return {
+        "token_ids": result.token_ids,
+        "text": result.text,
+        "finish_reason": result.finish_reason,
+        "nfe": result.nfe,
+        "tokens_per_forward": round(result.tokens_per_forward, 4),
+        "prompt_tokens": result.prompt_tokens,
+        "prefill_seconds": round(result.prefill_seconds, 6),
+        "decode_seconds": round(result.decode_seconds, 6),
+        "mode": config.mode,
+        "threshold": config.threshold,
+        "device": str(engine.loaded.device),
+        "quant": engine.loaded.quant,
+        "dtype": str(engine.loaded.dtype).removeprefix("torch."),
+    }
+
+
+def summary_line(result) -> str:
+    return (
+        f"[{result.finish_reason}] {len(result.token_ids)} tokens, {result.nfe} forwards "
+        f"({result.tokens_per_forward:.2f} tokens/forward), prefill {result.prefill_seconds:.3f}s, "
+        f"decode {result.decode_seconds:.3f}s"
+    )
+
+
+def run_make_tiny(args: argparse.Namespace) -> int:
+    from diffcoder.model.tiny_checkpoint import make_tiny_checkpoint
+
+    out = make_tiny_checkpoint(
+        args.out,
+        vocab=args.vocab,
+        hidden=args.hidden,
+        layers=args.layers,
+        heads=args.heads,
+        kv_heads=args.kv_heads,
+        intermediate=args.intermediate,
+        seed=args.seed,
+        head_scale=args.head_scale,
+        shards=args.shards,
+    )
+    print(out)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "generate":
+            return run_generate(args)
+        if args.command == "make-tiny-checkpoint":
+            return run_make_tiny(args)
+        if args.command == "bench":
+            from diffcoder.benchmarking.decode import run_decode_benchmark
+
+            return run_decode_benchmark(args)
+        if args.command == "demo":
+            from diffcoder.demo import run_demo
+
+            return run_demo(args)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"diffcoder: error: {error}", file=sys.stderr)
+        return 2
+    raise AssertionError(f"unhandled command {args.command}")

@@ -1,0 +1,225 @@
+"""The block-diffusion sampler: block -> step -> select -> commit, after a prompt, batch size 1.
+
+`parity` reproduces upstream Stable-DiffCoder decoding exactly (docs/decoding.md); `fast` keeps
+its token choices but fuses each block's commit into the next block's first step, never picks
+special ids, and stops as soon as committed tokens make EOS or a stop string certain.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+import torch
+
+from diffcoder.model.runtime import BlockDiffusionLM
+from diffcoder.model.selection import choose_tokens, select_commits, step_schedule
+
+Mode = Literal["parity", "fast"]
+FinishReason = Literal["eos", "stop", "length", "cancelled"]
+
+
+class SpecialTokens(Protocol):
+    mask: int
+    eos: int
+    banned: frozenset[int]
+
+
+class CancelFlag(Protocol):
+    def is_set(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class DecodeConfig:
+    """How to decode. `threshold=None` selects fixed mode (`steps_per_block` commits per block)."""
+
+    max_new_tokens: int = 256
+    block_length: int = 4
+    steps_per_block: int | None = None
+    threshold: float | None = 0.95
+    temperature: float = 0.0
+    mode: Mode = "fast"
+    stop_strings: tuple[str, ...] = ()
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("parity", "fast"):
+            raise ValueError(f"mode must be 'parity' or 'fast', not {self.mode!r}")
+        if self.block_length < 1 or self.max_new_tokens < 1:
+            raise ValueError("block_length and max_new_tokens must be at least 1")
+        if self.steps_per_block is not None and self.steps_per_block < 1:
+            raise ValueError("steps_per_block must be at least 1")
+        if self.threshold is not None and not 0.0 < self.threshold <= 1.0:
+            raise ValueError(f"threshold must be in (0, 1] or None, not {self.threshold}")
+        if self.temperature < 0:
+            raise ValueError("temperature must be >= 0")
+        if self.mode == "parity":
+            if self.max_new_tokens % self.block_length:
+                raise ValueError(
+                    "parity mode needs max_new_tokens to be a multiple of block_length "
+                    f"({self.max_new_tokens} % {self.block_length} != 0); use --mode fast"
+                )
+            if self.stop_strings:
+                raise ValueError("parity mode stops only at EOS, as upstream; use --mode fast")
+
+    @property
+    def fixed_steps(self) -> int:
+        return self.steps_per_block or self.block_length
+
+    @property
+    def upstream_steps(self) -> int:
+        """Upstream's `steps` argument for the same schedule (fixed mode)."""
+        return self.fixed_steps * self.max_new_tokens // self.block_length
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    """What one denoising step left behind (passed to the per-step callback)."""
+
+    step: int
+    block: int
+    committed: int
+    max_new_tokens: int
+    nfe: int
+
+
+@dataclass
+class GenerationResult:
+    token_ids: list[int]
+    text: str
+    finish_reason: FinishReason
+    nfe: int
+    prompt_tokens: int
+    prefill_seconds: float
+    decode_seconds: float
+
+    @property
+    def tokens_per_forward(self) -> float:
+        return len(self.token_ids) / self.nfe if self.nfe else 0.0
+
+
+def generate(
+    lm: BlockDiffusionLM,
+    prompt_ids: list[int],
+    config: DecodeConfig,
+    special: SpecialTokens,
+    *,
+    decode: Callable[[list[int]], str] = lambda ids: "",
+    on_step: Callable[[StepInfo], None] | None = None,
+    cancel: CancelFlag | None = None,
+) -> GenerationResult:
+    """Decode `config.max_new_tokens` positions after `prompt_ids` block by block."""
+    fast, length = config.mode == "fast", config.block_length
+    device, prompt_len = lm.device, len(prompt_ids)
+    end = prompt_len + config.max_new_tokens
+    canvas = torch.tensor(
+        list(prompt_ids) + [special.mask] * config.max_new_tokens, device=device, dtype=torch.long
+    )
+    undecided = torch.arange(end, device=device) >= prompt_len
+    positions = torch.arange(end + length, device=device)
+    banned = torch.tensor(sorted(special.banned | {special.mask}), device=device) if fast else None
+    generator = torch.Generator(device=device).manual_seed(config.seed)
+    stops = _StopWatch(special.eos, config.stop_strings, decode, prompt_len) if fast else None
+
+    started = time.perf_counter()
+    start = prompt_len - prompt_len % length  # blocks sit at absolute multiples of length
+    cache = lm.new_cache(end + length)
+    lm.prefill(cache, canvas[:start])
+    prefilled = time.perf_counter()
+
+    nfe = step = block = 0
+    pending_commit = start  # fast mode: a clean block waiting to be committed by the next forward
+    finish: FinishReason | None = None
+    while start < end and finish is None:
+        stop = min(start + length, end)
+        schedule = None
+        if config.threshold is None:
+            schedule = step_schedule(int(undecided[start:stop].sum()), config.fixed_steps)
+        block_step = 0
+        while finish is None and bool(undecided[start:stop].any()):
+            fed = pending_commit
+            logits = lm.forward(
+                cache,
+                canvas[fed:stop],
+                positions[fed:stop],
+                commit=start - fed,
+                logits_rows=slice(start - fed, None),
+            )
+            pending_commit, nfe = start, nfe + 1
+            tokens, confidence = choose_tokens(logits, config.temperature, generator, banned)
+            chosen = select_commits(
+                confidence,
+                undecided[start:stop],
+                count=schedule[block_step] if schedule else None,
+                threshold=config.threshold,
+            )
+            canvas[start:stop] = torch.where(chosen, tokens, canvas[start:stop])
+            undecided[start:stop] &= ~chosen
+            step, block_step = step + 1, block_step + 1
+            committed = int((~undecided[prompt_len:]).sum())
+            if on_step is not None:
+                on_step(StepInfo(step, block, committed, config.max_new_tokens, nfe))
+            if cancel is not None and cancel.is_set():
+                finish = "cancelled"
+            elif stops is not None:
+                finish = stops.check(canvas, undecided)
+        if finish is None and not fast:
+            # upstream's separate commit forward, then its EOS check on the finished block
+            lm.forward(cache, canvas[start:stop], positions[start:stop], commit=stop - start)
+            nfe, pending_commit = nfe + 1, stop
+            if bool((canvas[prompt_len:stop] == special.eos).any()):
+                finish = "eos"
+        start, block = stop, block + 1
+
+    token_ids = _decided_prefix(canvas, undecided, prompt_len)
+    if special.eos in token_ids:
+        token_ids = token_ids[: token_ids.index(special.eos)]
+        finish = "cancelled" if finish == "cancelled" else "eos"
+    text = decode(token_ids)
+    if finish == "stop" or (stops is not None and stops.first_stop(text) is not None):
+        token_ids, text = stops.truncate(token_ids, text)
+        finish = "stop"
+    decode_seconds = time.perf_counter() - prefilled
+    return GenerationResult(
+        token_ids, text, finish or "length", nfe, prompt_len, prefilled - started, decode_seconds
+    )
+
+
+def _decided_prefix(canvas: torch.Tensor, undecided: torch.Tensor, prompt_len: int) -> list[int]:
+    open_positions = undecided[prompt_len:].nonzero()
+    stop = int(open_positions[0]) if open_positions.numel() else undecided.shape[0] - prompt_len
+    return canvas[prompt_len : prompt_len + stop].tolist()
+
+
+class _StopWatch:
+    """Fast mode: has the committed prefix made EOS or a stop string certain?"""
+
+    def __init__(self, eos: int, stop_strings, decode, prompt_len: int) -> None:
+        self.eos, self.stop_strings, self.decode = eos, tuple(stop_strings), decode
+        self.prompt_len, self.seen = prompt_len, -1
+
+    def check(self, canvas: torch.Tensor, undecided: torch.Tensor) -> FinishReason | None:
+        prefix = _decided_prefix(canvas, undecided, self.prompt_len)
+        if len(prefix) == self.seen:
+            return None
+        self.seen = len(prefix)
+        if self.eos in prefix:
+            return "eos"
+        if self.stop_strings and self.first_stop(self.decode(prefix)) is not None:
+            return "stop"
+        return None
+
+    def first_stop(self, text: str) -> int | None:
+        hits = [text.find(s) for s in self.stop_strings if s and s in text]
+        return min(hits) if hits else None
+
+    def truncate(self, token_ids: list[int], text: str) -> tuple[list[int], str]:
+        """Cut the text before the stop string and the ids before the token it starts in."""
+        cut = self.first_stop(text)
+        assert cut is not None
+        keep = 0
+        while keep < len(token_ids) and len(self.decode(token_ids[: keep + 1])) <= cut:
+            keep += 1
+        return token_ids[:keep], text[:cut]

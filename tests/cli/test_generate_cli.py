@@ -1,0 +1,185 @@
+"""`diffcoder generate` and `make-tiny-checkpoint`: the command-line contract."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from diffcoder.cli import main
+from diffcoder.model.tiny_checkpoint import make_tiny_checkpoint
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory):
+    return make_tiny_checkpoint(tmp_path_factory.mktemp("cli") / "tiny", seed=3)
+
+
+def run_json(capsys, *argv) -> dict:
+    assert main(list(argv)) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_generate_json_contract(ckpt, capsys):
+    out = run_json(
+        capsys,
+        "generate",
+        "--model",
+        str(ckpt),
+        "--prompt",
+        "def add(a, b):",
+        "--json",
+        "--max-new-tokens",
+        "10",
+        "--device",
+        "cpu",
+    )
+    assert {"token_ids", "text", "finish_reason", "nfe"} <= out.keys()
+    assert out["finish_reason"] in {"eos", "stop", "length"}
+    assert 0 < len(out["token_ids"]) <= 10 or out["finish_reason"] == "eos"
+    assert out["nfe"] >= 1 and out["device"] == "cpu" and out["quant"] == "none"
+
+
+def test_parity_with_fixed_steps_counts_upstream_forwards(ckpt, capsys):
+    out = run_json(
+        capsys,
+        "generate",
+        "--model",
+        str(ckpt),
+        "--prompt",
+        "abcd",
+        "--json",
+        "--mode",
+        "parity",
+        "--threshold",
+        "none",
+        "--max-new-tokens",
+        "8",
+        "--steps-per-block",
+        "4",
+        "--dtype",
+        "float32",
+    )
+    # 2 blocks x (4 steps + 1 commit); an EOS in the first block ends after 5
+    assert out["nfe"] == (10 if out["finish_reason"] == "length" else 5)
+
+
+def test_chat_prompt_uses_the_template(ckpt, capsys, tmp_path):
+    prompt_file = tmp_path / "p.txt"
+    prompt_file.write_text("Write a function.", "utf-8")
+    plain = run_json(
+        capsys,
+        "generate",
+        "--model",
+        str(ckpt),
+        "--prompt-file",
+        str(prompt_file),
+        "--json",
+        "--max-new-tokens",
+        "4",
+    )
+    chat = run_json(
+        capsys,
+        "generate",
+        "--model",
+        str(ckpt),
+        "--prompt-file",
+        str(prompt_file),
+        "--json",
+        "--max-new-tokens",
+        "4",
+        "--chat",
+    )
+    # BOS user \n content EOS, then BOS assistant \n: more prompt tokens than the bare text
+    assert chat["prompt_tokens"] > plain["prompt_tokens"]
+
+
+def test_stop_strings_and_stats(ckpt, capsys):
+    full = run_json(
+        capsys,
+        "generate",
+        "--model",
+        str(ckpt),
+        "--prompt",
+        "x",
+        "--json",
+        "--max-new-tokens",
+        "24",
+        "--threshold",
+        "none",
+    )
+    if len(full["text"]) < 6:
+        pytest.skip("random checkpoint stopped too early for this prompt")
+    stop = full["text"][3:6]
+    cut = run_json(
+        capsys,
+        "generate",
+        "--model",
+        str(ckpt),
+        "--prompt",
+        "x",
+        "--json",
+        "--max-new-tokens",
+        "24",
+        "--threshold",
+        "none",
+        "--stop",
+        stop,
+    )
+    assert cut["finish_reason"] == "stop"
+    assert cut["text"] == full["text"][: full["text"].index(stop)]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--model", "does/not/exist", "--prompt", "x"], "does/not/exist"),
+        (["--prompt", "x", "--mode", "parity", "--max-new-tokens", "6"], "multiple"),
+    ],
+)
+def test_errors_are_clear(ckpt, capsys, argv, message):
+    if "--model" not in argv:
+        argv = ["--model", str(ckpt), *argv]
+    assert main(["generate", *argv]) == 2
+    err = capsys.readouterr().err
+    assert "error" in err and message in err
+
+
+def test_bad_threshold_is_rejected(capsys):
+    with pytest.raises(SystemExit):
+        main(["generate", "--model", "m", "--prompt", "x", "--threshold", "2"])
+    assert "threshold" in capsys.readouterr().err
+
+
+def test_console_script_end_to_end(tmp_path):
+    out = tmp_path / "ckpt"
+    made = subprocess.run(
+        [sys.executable, "-m", "diffcoder", "make-tiny-checkpoint", str(out), "--seed", "1"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert (out / "config.json").exists() and str(out) in made.stdout
+    gen = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "diffcoder",
+            "generate",
+            "--model",
+            str(out),
+            "--prompt",
+            "def f():",
+            "--json",
+            "--max-new-tokens",
+            "8",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result = json.loads(gen.stdout)
+    assert result["nfe"] >= 1
+    assert "Loading" in gen.stderr

@@ -1,0 +1,42 @@
+"""Session fixtures for model tests: tiny random-weight checkpoints and the optional shared dir.
+
+Checkpoints are written once per session; tests that change files copy them first.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from diffcoder.model.tiny_checkpoint import default_shared_dir, make_tiny_checkpoint
+
+
+@pytest.fixture(scope="session")
+def tiny_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Small vocab, default sizes, seed 0: near-uniform next-token distributions."""
+    return make_tiny_checkpoint(tmp_path_factory.mktemp("tiny") / "ckpt", seed=0)
+
+
+@pytest.fixture(scope="session")
+def sharp_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Like `tiny_ckpt` with lm_head x30, so softmax is peaked like a confident trained model."""
+    return make_tiny_checkpoint(tmp_path_factory.mktemp("sharp") / "ckpt", seed=0, head_scale=30.0)
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """`../shared` (or $DIFFCODER_SHARED_DIR); skips the test where it is absent."""
+    path = default_shared_dir()
+    if not path.is_dir():
+        pytest.skip(f"shared directory {path} is absent")
+    return path
+
+
+@pytest.fixture(scope="session")
+def real_tokenizer_json(shared_dir: Path) -> Path:
+    """The real Stable-DiffCoder tokenizer.json from the shared dir; skips where it is absent."""
+    path = shared_dir / "tokenizers" / "stable-diffcoder" / "tokenizer.json"
+    if not path.is_file():
+        pytest.skip(f"real tokenizer {path} is absent")
+    return path

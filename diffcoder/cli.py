@@ -26,6 +26,14 @@ def _threshold(value: str) -> float | None:
     return threshold
 
 
+def _token_ids(value: str) -> list[int]:
+    try:
+        return [int(part) for part in value.split(",") if part.strip()]
+    except ValueError:
+        message = f"expected comma-separated token ids, not {value!r}"
+        raise argparse.ArgumentTypeError(message) from None
+
+
 def add_load_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     parser.add_argument("--quant", default="auto", choices=["auto", "none", "8bit", "4bit"])
@@ -71,6 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--chat", action="store_true", help="render the prompt as one user chat message"
     )
     gen.add_argument("--json", action="store_true", help="print one JSON object")
+    draft = gen.add_mutually_exclusive_group()
+    draft.add_argument(
+        "--draft-file", type=Path, help="text the output probably repeats (fast mode)"
+    )
+    draft.add_argument("--draft-ids", type=_token_ids, help="the draft as token ids: 1,2,3")
     add_load_options(gen)
     add_decode_options(gen)
 
@@ -93,6 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
     decode.add_argument("--max-new-tokens", type=int, default=64)
     decode.add_argument("--repeats", type=int, default=2)
     decode.add_argument("--quick", action="store_true", help="tiny checkpoints only")
+
+    draft = bench_sub.add_parser("draft", help="draft-accelerated vs plain decoding")
+    draft.add_argument("--out", type=Path, default=None, help="write table + plot here")
+    draft.add_argument("--max-new-tokens", type=int, default=256)
+    draft.add_argument("--repeats", type=int, default=2)
+    draft.add_argument("--quick", action="store_true", help="a tiny checkpoint instead of ~30M")
 
     demo = sub.add_parser("demo", help="build a tiny checkpoint and decode with it")
     demo.add_argument("--max-new-tokens", type=int, default=32)
@@ -125,8 +144,11 @@ def run_generate(args: argparse.Namespace) -> int:
     print(engine.describe(), file=sys.stderr)
     prompt = args.prompt if args.prompt is not None else args.prompt_file.read_text("utf-8")
     prompt_ids = engine.encode(prompt, chat=args.chat)
+    draft_ids = args.draft_ids
+    if args.draft_file is not None:
+        draft_ids = engine.encode(args.draft_file.read_text("utf-8"))
     with StepPrinter(sys.stderr, enabled=not args.json) as printer:
-        result = engine.generate(prompt_ids, config, on_step=printer)
+        result = engine.generate(prompt_ids, config, on_step=printer, draft_ids=draft_ids)
     if args.json:
         print(json.dumps(result_json(result, engine, config)))
     else:
@@ -143,6 +165,7 @@ def result_json(result, engine, config) -> dict:
         "nfe": result.nfe,
         "tokens_per_forward": round(result.tokens_per_forward, 4),
         "prompt_tokens": result.prompt_tokens,
+        "draft_accepted_tokens": result.draft_accepted_tokens,
         "prefill_seconds": round(result.prefill_seconds, 6),
         "decode_seconds": round(result.decode_seconds, 6),
         "mode": config.mode,
@@ -187,10 +210,14 @@ def main(argv: list[str] | None = None) -> int:
             return run_generate(args)
         if args.command == "make-tiny-checkpoint":
             return run_make_tiny(args)
-        if args.command == "bench":
+        if args.command == "bench" and args.bench == "decode":
             from diffcoder.benchmarking.decode import run_decode_benchmark
 
             return run_decode_benchmark(args)
+        if args.command == "bench":
+            from diffcoder.benchmarking.draft import run_draft_benchmark
+
+            return run_draft_benchmark(args)
         if args.command == "demo":
             from diffcoder.demo import run_demo
 

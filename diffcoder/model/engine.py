@@ -56,8 +56,17 @@ class DiffusionEngine:
         *,
         on_step: Callable[[StepInfo], None] | None = None,
         cancel: CancelFlag | None = None,
+        draft_ids: list[int] | None = None,
     ) -> GenerationResult:
+        """Decode after `prompt_ids`; `draft_ids` (fast mode) are verified, never trusted."""
         lm = BlockDiffusionLM(self.model, config.block_length)
         return generate(
-            lm, prompt_ids, config, self.special, decode=self.decode, on_step=on_step, cancel=cancel
+            lm,
+            prompt_ids,
+            config,
+            self.special,
+            decode=self.decode,
+            on_step=on_step,
+            cancel=cancel,
+            draft=draft_ids,
         )

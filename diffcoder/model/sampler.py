@@ -14,6 +14,7 @@ from typing import Literal, Protocol
 
 import torch
 
+from diffcoder.model.draft import DraftCursor, verify_draft
 from diffcoder.model.runtime import BlockDiffusionLM
 from diffcoder.model.selection import choose_tokens, select_commits, step_schedule
 
@@ -43,6 +44,8 @@ class DecodeConfig:
     mode: Mode = "fast"
     stop_strings: tuple[str, ...] = ()
     seed: int = 0
+    draft_window: int = 4  # blocks verified per forward at first; adapts between 1 and max
+    max_draft_window: int = 16
 
     def __post_init__(self) -> None:
         if self.mode not in ("parity", "fast"):
@@ -55,6 +58,8 @@ class DecodeConfig:
             raise ValueError(f"threshold must be in (0, 1] or None, not {self.threshold}")
         if self.temperature < 0:
             raise ValueError("temperature must be >= 0")
+        if not 1 <= self.draft_window <= self.max_draft_window:
+            raise ValueError("need 1 <= draft_window <= max_draft_window")
         if self.mode == "parity":
             if self.max_new_tokens % self.block_length:
                 raise ValueError(
@@ -94,6 +99,7 @@ class GenerationResult:
     prompt_tokens: int
     prefill_seconds: float
     decode_seconds: float
+    draft_accepted_tokens: int = 0
 
     @property
     def tokens_per_forward(self) -> float:
@@ -109,9 +115,16 @@ def generate(
     decode: Callable[[list[int]], str] = lambda ids: "",
     on_step: Callable[[StepInfo], None] | None = None,
     cancel: CancelFlag | None = None,
+    draft: list[int] | None = None,
 ) -> GenerationResult:
-    """Decode `config.max_new_tokens` positions after `prompt_ids` block by block."""
+    """Decode `config.max_new_tokens` positions after `prompt_ids` block by block.
+
+    `draft` (fast mode, temperature 0) is text the output probably repeats, such as the code
+    being edited; it is verified many blocks per forward and never changes the output.
+    """
     fast, length = config.mode == "fast", config.block_length
+    if draft is not None and not fast:
+        raise ValueError("drafts need fast mode (parity mode reproduces upstream decoding)")
     device, prompt_len = lm.device, len(prompt_ids)
     end = prompt_len + config.max_new_tokens
     canvas = torch.tensor(
@@ -122,22 +135,57 @@ def generate(
     banned = torch.tensor(sorted(special.banned | {special.mask}), device=device) if fast else None
     generator = torch.Generator(device=device).manual_seed(config.seed)
     stops = _StopWatch(special.eos, config.stop_strings, decode, prompt_len) if fast else None
+    cursor = None
+    if draft and config.temperature == 0:
+        cursor = DraftCursor(draft, config.draft_window, config.max_draft_window)
 
     started = time.perf_counter()
-    start = prompt_len - prompt_len % length  # blocks sit at absolute multiples of length
+    first_block = start = prompt_len - prompt_len % length  # blocks sit at multiples of length
     cache = lm.new_cache(end + length)
     lm.prefill(cache, canvas[:start])
     prefilled = time.perf_counter()
 
-    nfe = step = block = 0
+    nfe = step = 0
     pending_commit = start  # fast mode: a clean block waiting to be committed by the next forward
     finish: FinishReason | None = None
+
+    def first_count(masked: int) -> int:
+        return step_schedule(masked, config.fixed_steps)[0]
+
+    def after_forward() -> FinishReason | None:
+        nonlocal step
+        step += 1
+        if on_step is not None:
+            committed = int((~undecided[prompt_len:]).sum())
+            block = (start - first_block) // length
+            on_step(StepInfo(step, block, committed, config.max_new_tokens, nfe))
+        if cancel is not None and cancel.is_set():
+            return "cancelled"
+        return stops.check(canvas, undecided) if stops is not None else None
+
     while start < end and finish is None:
+        block_step = 0
+        proposal = (
+            cursor.proposal(max(start, prompt_len) - prompt_len) if cursor is not None else []
+        )
+        if proposal:
+            verified = verify_draft(
+                lm, cache, canvas, undecided, pending_start=pending_commit, start=start, end=end,
+                proposal=proposal, window=cursor.window, first_count=first_count,
+                threshold=config.threshold, banned=banned,
+            )  # fmt: skip
+            if verified is not None:
+                nfe += 1
+                cursor.record(verified)
+                pending_commit = start = verified.next_start
+                finish = after_forward()
+                if not verified.opened_block:
+                    continue
+                block_step = 1
         stop = min(start + length, end)
         schedule = None
         if config.threshold is None:
-            schedule = step_schedule(int(undecided[start:stop].sum()), config.fixed_steps)
-        block_step = 0
+            schedule = step_schedule(stop - max(start, prompt_len), config.fixed_steps)
         while finish is None and bool(undecided[start:stop].any()):
             fed = pending_commit
             logits = lm.forward(
@@ -157,21 +205,17 @@ def generate(
             )
             canvas[start:stop] = torch.where(chosen, tokens, canvas[start:stop])
             undecided[start:stop] &= ~chosen
-            step, block_step = step + 1, block_step + 1
-            committed = int((~undecided[prompt_len:]).sum())
-            if on_step is not None:
-                on_step(StepInfo(step, block, committed, config.max_new_tokens, nfe))
-            if cancel is not None and cancel.is_set():
-                finish = "cancelled"
-            elif stops is not None:
-                finish = stops.check(canvas, undecided)
+            block_step += 1
+            finish = after_forward()
         if finish is None and not fast:
             # upstream's separate commit forward, then its EOS check on the finished block
             lm.forward(cache, canvas[start:stop], positions[start:stop], commit=stop - start)
             nfe, pending_commit = nfe + 1, stop
             if bool((canvas[prompt_len:stop] == special.eos).any()):
                 finish = "eos"
-        start, block = stop, block + 1
+        if cursor is not None and finish is None:
+            cursor.realign(canvas[prompt_len:stop].tolist())
+        start = stop
 
     token_ids = _decided_prefix(canvas, undecided, prompt_len)
     if special.eos in token_ids:
@@ -183,7 +227,14 @@ def generate(
         finish = "stop"
     decode_seconds = time.perf_counter() - prefilled
     return GenerationResult(
-        token_ids, text, finish or "length", nfe, prompt_len, prefilled - started, decode_seconds
+        token_ids,
+        text,
+        finish or "length",
+        nfe,
+        prompt_len,
+        prefilled - started,
+        decode_seconds,
+        cursor.accepted_tokens if cursor is not None else 0,
     )
 
 

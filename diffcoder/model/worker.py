@@ -36,10 +36,16 @@ class ModelWorker:
         prompt_ids: list[int],
         config: DecodeConfig,
         on_step: Callable[[StepInfo], None] | None = None,
+        draft_ids: list[int] | None = None,
     ) -> GenerationJob:
         cancel_flag = threading.Event()
         future = self._executor.submit(
-            self.engine.generate, prompt_ids, config, on_step=on_step, cancel=cancel_flag
+            self.engine.generate,
+            prompt_ids,
+            config,
+            on_step=on_step,
+            cancel=cancel_flag,
+            draft_ids=draft_ids,
         )
         return GenerationJob(future, cancel_flag)
 
@@ -48,9 +54,10 @@ class ModelWorker:
         prompt_ids: list[int],
         config: DecodeConfig,
         on_step: Callable[[StepInfo], None] | None = None,
+        draft_ids: list[int] | None = None,
     ) -> GenerationResult:
         """Await a generation from asyncio code; cancelling the await cancels the decoding."""
-        job = self.submit(prompt_ids, config, on_step)
+        job = self.submit(prompt_ids, config, on_step, draft_ids)
         try:
             return await asyncio.wrap_future(job.future)
         except asyncio.CancelledError:

@@ -38,3 +38,20 @@ def test_quick_decode_benchmark_writes_table_and_plot(tmp_path, capsys):
         if rule == "threshold 0.95" and "sharpened" in checkpoint:
             assert nfe_ratio == 0.50  # whole blocks commit: 1 forward instead of 1 + commit
     assert "decode-benchmark.md" in capsys.readouterr().out
+
+
+def test_quick_draft_benchmark_keeps_outputs_and_saves_forwards(tmp_path, capsys):
+    argv = ["bench", "draft", "--quick", "--max-new-tokens", "64", "--repeats", "1"]
+    assert main([*argv, "--out", str(tmp_path)]) == 0
+    table = (tmp_path / "draft-benchmark.md").read_text("utf-8")
+    rows = {
+        cells[0].strip(): cells
+        for cells in (line.split("|")[1:-1] for line in table.splitlines())
+        if len(cells) == 6 and cells[0].strip().startswith(("fast", "parity"))
+    }
+    assert len(rows) == 9
+    assert all(cells[5].strip() == "yes" for cells in rows.values())  # same output everywhere
+    assert float(rows["fast + draft, 0% wrong"][2]) <= 1 / 3  # NFE relative to plain fast
+    assert float(rows["fast + draft, 100% wrong"][2]) == 1.0  # a useless draft costs no forward
+    assert float(rows["parity"][2]) > 1.0
+    capsys.readouterr()

@@ -183,3 +183,29 @@ def test_console_script_end_to_end(tmp_path):
     result = json.loads(gen.stdout)
     assert result["nfe"] >= 1
     assert "Loading" in gen.stderr
+
+
+@pytest.fixture(scope="module")
+def sharp_ckpt(tmp_path_factory):
+    return make_tiny_checkpoint(tmp_path_factory.mktemp("cli") / "sharp", head_scale=5000.0)
+
+
+def test_draft_ids_and_draft_file_keep_the_output(sharp_ckpt, capsys, tmp_path):
+    common = ["generate", "--model", str(sharp_ckpt), "--prompt", "def f(x):", "--json"]
+    common += ["--max-new-tokens", "48", "--threshold", "0.9"]
+    plain = run_json(capsys, *common)
+    ids = ",".join(map(str, plain["token_ids"]))
+    by_ids = run_json(capsys, *common, "--draft-ids", ids)
+    assert by_ids["token_ids"] == plain["token_ids"]
+    assert by_ids["nfe"] < plain["nfe"] and by_ids["draft_accepted_tokens"] > 0
+    draft_file = tmp_path / "draft.txt"
+    draft_file.write_text(plain["text"], "utf-8")
+    by_file = run_json(capsys, *common, "--draft-file", str(draft_file))
+    assert by_file["token_ids"] == plain["token_ids"]
+    assert by_file["nfe"] <= plain["nfe"]
+
+
+def test_draft_needs_fast_mode(ckpt, capsys):
+    argv = ["generate", "--model", str(ckpt), "--prompt", "x", "--mode", "parity"]
+    assert main([*argv, "--draft-ids", "300,301"]) == 2
+    assert "fast mode" in capsys.readouterr().err

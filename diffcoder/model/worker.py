@@ -15,7 +15,7 @@ from diffcoder.model.engine import DiffusionEngine
 from diffcoder.model.sampler import DecodeConfig, GenerationResult, StepInfo
 
 
-@dataclass
+@dataclass(eq=False)
 class GenerationJob:
     future: Future[GenerationResult]
     cancel_flag: threading.Event = field(default_factory=threading.Event)
@@ -30,6 +30,7 @@ class ModelWorker:
     def __init__(self, engine: DiffusionEngine) -> None:
         self.engine = engine
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="diffcoder-model")
+        self._jobs: set[GenerationJob] = set()
 
     def submit(
         self,
@@ -47,7 +48,10 @@ class ModelWorker:
             cancel=cancel_flag,
             draft_ids=draft_ids,
         )
-        return GenerationJob(future, cancel_flag)
+        job = GenerationJob(future, cancel_flag)
+        self._jobs.add(job)
+        future.add_done_callback(lambda _: self._jobs.discard(job))
+        return job
 
     async def generate(
         self,
@@ -65,4 +69,7 @@ class ModelWorker:
             raise
 
     def close(self) -> None:
+        """Cancel queued and running jobs (each stops within one forward), then join the thread."""
+        for job in list(self._jobs):
+            job.cancel()
         self._executor.shutdown(wait=True, cancel_futures=True)

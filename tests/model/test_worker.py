@@ -94,3 +94,16 @@ def test_job_cancel_returns_cancelled_result(engine):
         worker.close()
     assert result.finish_reason == "cancelled"
     assert result.nfe == 3
+
+
+def test_close_stops_a_running_generation(engine):
+    worker = ModelWorker(engine)
+    started = threading.Event()
+    job = worker.submit(
+        engine.encode("x"),
+        DecodeConfig(max_new_tokens=100_000, threshold=None),
+        lambda info: started.set(),
+    )
+    assert started.wait(30)
+    worker.close()  # returns only once the running job has ended
+    assert job.future.done() and job.future.result().finish_reason == "cancelled"

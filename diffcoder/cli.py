@@ -10,7 +10,9 @@ import json
 import sys
 from pathlib import Path
 
-from diffcoder.progress import StepPrinter
+from diffcoder.benchmarking.scope_eval import add_scope_eval_arguments, run_scope_eval
+from diffcoder.edit_command import add_edit_parser, run_edit_command
+from diffcoder.editing.scope_command import add_scope_parser, run_scope
 
 
 def _threshold(value: str) -> float | None:
@@ -113,6 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
     draft.add_argument("--repeats", type=int, default=2)
     draft.add_argument("--quick", action="store_true", help="a tiny checkpoint instead of ~30M")
 
+    add_scope_eval_arguments(bench_sub.add_parser("scope", help="EditEval scoping figures"))
+    add_scope_parser(sub)
+    add_edit_parser(sub, add_load_options)
+
     demo = sub.add_parser("demo", help="build a tiny checkpoint and decode with it")
     demo.add_argument("--max-new-tokens", type=int, default=32)
     return parser
@@ -121,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
 def run_generate(args: argparse.Namespace) -> int:
     from diffcoder.model.engine import DiffusionEngine
     from diffcoder.model.sampler import DecodeConfig
+    from diffcoder.progress import StepPrinter
 
     config = DecodeConfig(
         max_new_tokens=args.max_new_tokens,
@@ -210,11 +217,17 @@ def main(argv: list[str] | None = None) -> int:
             return run_generate(args)
         if args.command == "make-tiny-checkpoint":
             return run_make_tiny(args)
+        if args.command == "scope":
+            return run_scope(args)
+        if args.command == "edit":
+            return run_edit_command(args)
+        if args.command == "bench" and args.bench == "scope":
+            return run_scope_eval(args)
         if args.command == "bench" and args.bench == "decode":
             from diffcoder.benchmarking.decode import run_decode_benchmark
 
             return run_decode_benchmark(args)
-        if args.command == "bench":
+        if args.command == "bench" and args.bench == "draft":
             from diffcoder.benchmarking.draft import run_draft_benchmark
 
             return run_draft_benchmark(args)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 import torch
@@ -24,6 +23,8 @@ from tokenizers import (
     processors,
     trainers,
 )
+
+from diffcoder.shared_data import default_real_tokenizer
 
 _SMALL_TOKENIZER_TARGET = 1000
 _ROW_MULTIPLE = 64
@@ -172,18 +173,6 @@ def special_token_strings() -> list[str]:
     named |= {6: "<[SEP\u2581TOKEN]>", 124: "<[fim-prefix]>", 125: "<[fim-suffix]>"}
     named |= {126: "<[fim-middle]>"}
     return [named.get(i, f"<[PLHD{i}_{_SALT}]>") for i in range(128)]
-
-
-def default_shared_dir() -> Path:
-    """`../shared` beside the repository, or wherever DIFFCODER_SHARED_DIR points."""
-    env = os.environ.get("DIFFCODER_SHARED_DIR")
-    if env:
-        return Path(env)
-    return (Path(__file__).resolve().parents[2] / ".." / "shared").resolve()
-
-
-def default_real_tokenizer() -> Path:
-    return default_shared_dir() / "tokenizers" / "stable-diffcoder" / "tokenizer.json"
 
 
 def build_small_tokenizer_json() -> str:

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from diffcoder.model.tiny_checkpoint import default_shared_dir, make_tiny_checkpoint
+from diffcoder.model.tiny_checkpoint import make_tiny_checkpoint
+from diffcoder.shared_data import default_shared_dir
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,98 @@
+"""`diffcoder edit`: one instruction edit of a file from the command line, shown as a diff.
+
+The same pipeline the language server runs: region, prompt, decoding with the region as draft,
+output handling, syntax gate, minimal replacements.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import sys
+from pathlib import Path
+
+from diffcoder.editing.scope_command import (
+    PositionError,
+    add_position_arguments,
+    read_source,
+    region_json,
+    target_offsets,
+)
+
+
+def add_edit_parser(subparsers: argparse._SubParsersAction, add_load_options) -> None:
+    parser = subparsers.add_parser("edit", help="edit a file by instruction and print the diff")
+    parser.add_argument("--model", required=True, help="checkpoint directory")
+    parser.add_argument("--file", type=Path, required=True)
+    parser.add_argument("--instruction", required=True)
+    parser.add_argument("--language", help="LSP languageId (default: from the file extension)")
+    add_position_arguments(parser)
+    parser.add_argument("--threshold", type=float, default=0.95)
+    parser.add_argument("--no-draft", action="store_true", help="do not verify the region as draft")
+    parser.add_argument(
+        "--allow-syntax-errors", action="store_true", help="keep output that adds syntax errors"
+    )
+    parser.add_argument("--write", action="store_true", help="write the edited file back")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    add_load_options(parser)
+
+
+def run_edit_command(args: argparse.Namespace) -> int:
+    from diffcoder.edit_pipeline import EditRequest, run_edit
+    from diffcoder.model.engine import DiffusionEngine
+
+    try:
+        text = read_source(args.file)
+        cursor, selection = target_offsets(text, args)
+    except (OSError, UnicodeDecodeError, PositionError) as error:
+        print(f"diffcoder edit: cannot use {args.file}: {error}", file=sys.stderr)
+        return 2
+    print(f"Loading {args.model} …", file=sys.stderr)
+    engine = DiffusionEngine.from_path(
+        args.model, device=args.device, quant=args.quant, dtype=args.dtype
+    )
+    print(engine.describe(), file=sys.stderr)
+    request = EditRequest(
+        text=text,
+        instruction=args.instruction,
+        language=args.language,
+        path=str(args.file),
+        selection=selection,
+        cursor=cursor,
+        reject_syntax_errors=not args.allow_syntax_errors,
+        use_draft=not args.no_draft,
+        threshold=args.threshold,
+    )
+    result = run_edit(engine, request)
+    generation = result.generation
+    stats = {
+        "finish_reason": generation.finish_reason,
+        "nfe": generation.nfe,
+        "generated_tokens": len(generation.token_ids),
+        "draft_accepted_tokens": generation.draft_accepted_tokens,
+        "decode_seconds": round(generation.decode_seconds, 4),
+    }
+    if args.json:
+        payload = {
+            "region": region_json(result.region, text, request.language),
+            "rejected": result.rejected,
+            "replacements": [r._asdict() for r in result.replacements],
+            "new_text": result.new_text,
+            **stats,
+        }
+        print(json.dumps(payload, ensure_ascii=False))
+    else:
+        print(f"region: {result.region.kind} — {result.region.reason}", file=sys.stderr)
+        diff = difflib.unified_diff(
+            text.splitlines(keepends=True),
+            result.new_text.splitlines(keepends=True),
+            f"a/{args.file.name}",
+            f"b/{args.file.name}",
+        )
+        sys.stdout.writelines(diff)
+        verdict = f"rejected: {result.rejected}" if result.rejected else "kept"
+        print(f"[{verdict}] " + ", ".join(f"{k} {v}" for k, v in stats.items()), file=sys.stderr)
+    if args.write and not result.rejected and result.replacements:
+        args.file.write_bytes(result.new_text.encode("utf-8"))
+    return 0

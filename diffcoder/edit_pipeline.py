@@ -1,0 +1,135 @@
+"""The instruction-edit pipeline: region, prompt, decoding with the region as draft, output, diff.
+
+Glue between `diffcoder.editing` (pure text work) and `diffcoder.model` (decoding); the CLI's
+`diffcoder edit` and the language server both go through `run_edit`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from diffcoder.editing.languages import detect_language
+from diffcoder.editing.output import postprocess_edit
+from diffcoder.editing.prompts import DEFAULT_BUDGET, EditPrompt, build_edit_prompt
+from diffcoder.editing.regions import Region, choose_region
+from diffcoder.editing.syntax_gate import adds_syntax_errors
+from diffcoder.editing.text_edits import (
+    Replacement,
+    apply_replacements,
+    minimal_replacements,
+    shift_replacements,
+)
+from diffcoder.model.engine import DiffusionEngine
+from diffcoder.model.sampler import CancelFlag, DecodeConfig, GenerationResult, StepInfo
+
+# The region appears in the prompt once and may grow by half in the answer; context gets the rest.
+REGION_SHARE_OF_BUDGET = 1 / 4
+
+
+@dataclass(frozen=True)
+class EditRequest:
+    text: str
+    instruction: str
+    language: str | None = None  # LSP languageId or canonical name; else from `path`
+    path: str | None = None
+    selection: tuple[int, int] | None = None  # str offsets
+    cursor: int | None = None
+    reject_syntax_errors: bool = True
+    use_draft: bool = True
+    threshold: float | None = 0.95
+    budget: int = DEFAULT_BUDGET
+
+
+@dataclass
+class EditResult:
+    region: Region
+    prompt: EditPrompt = field(repr=False)
+    generation: GenerationResult = field(repr=False)
+    new_region_text: str
+    replacements: list[Replacement]  # str offsets into the request's text
+    new_text: str
+    rejected: str | None  # why the edit was not kept (then there are no replacements)
+
+    @property
+    def finish_reason(self) -> str:
+        return self.generation.finish_reason
+
+
+def prepare_edit(tokenizer, request: EditRequest) -> tuple[str | None, Region, EditPrompt]:
+    """Language, region and prompt for a request (no model involved)."""
+    language = detect_language(request.language, request.path)
+
+    def count_tokens(text: str) -> int:
+        return len(tokenizer.encode(text, add_special_tokens=False))
+
+    region = choose_region(
+        request.text,
+        language,
+        selection=request.selection,
+        cursor=request.cursor,
+        instruction=request.instruction,
+        budget=int(request.budget * REGION_SHARE_OF_BUDGET),
+        count_tokens=count_tokens,
+    )
+    prompt = build_edit_prompt(
+        tokenizer,
+        file_text=request.text,
+        region_start=region.start,
+        region_end=region.end,
+        instruction=request.instruction,
+        language=language or request.language or "text",
+        path=request.path,
+        budget=request.budget,
+    )
+    return language, region, prompt
+
+
+def finish_edit(
+    request: EditRequest, language: str | None, prompt: EditPrompt, generated_text: str
+) -> tuple[str, list[Replacement], str | None]:
+    """New region text, file replacements, and a rejection reason (None when kept)."""
+    region = prompt.region
+    new_region = postprocess_edit(generated_text, prompt)
+    old_region = region.original_text
+    if request.reject_syntax_errors and adds_syntax_errors(
+        old_region,
+        new_region,
+        language,
+        prefix=request.text[: region.start],
+        suffix=request.text[region.end :],
+    ):
+        return new_region, [], "the model's code adds syntax errors (edit.rejectSyntaxErrors)"
+    replacements = shift_replacements(minimal_replacements(old_region, new_region), region.start)
+    return new_region, replacements, None
+
+
+def run_edit(
+    engine: DiffusionEngine,
+    request: EditRequest,
+    *,
+    on_step: Callable[[StepInfo], None] | None = None,
+    cancel: CancelFlag | None = None,
+    generate: Callable[..., GenerationResult] | None = None,
+) -> EditResult:
+    """The whole edit; `generate` may route decoding elsewhere (the model worker thread)."""
+    language, region, prompt = prepare_edit(engine.tokenizer, request)
+    config = DecodeConfig(
+        max_new_tokens=prompt.max_new_tokens,
+        threshold=request.threshold,
+        stop_strings=prompt.stop_strings,
+    )
+    draft_ids = prompt.draft_ids if request.use_draft else None
+    generation = (generate or engine.generate)(
+        prompt.prompt_ids, config, on_step=on_step, cancel=cancel, draft_ids=draft_ids
+    )
+    unfinished = {
+        "cancelled": "cancelled",
+        "length": f"the answer did not end within {config.max_new_tokens} tokens",
+    }.get(generation.finish_reason)
+    if unfinished is not None:
+        original = prompt.region.original_text
+        return EditResult(region, prompt, generation, original, [], request.text, unfinished)
+    new_region, replacements, rejected = finish_edit(request, language, prompt, generation.text)
+    new_text = apply_replacements(request.text, replacements)
+    return EditResult(region, prompt, generation, new_region, replacements, new_text, rejected)

@@ -1,0 +1,182 @@
+"""Scope structure of a parsed file from the `.scm` queries: definitions, statements, namespaces.
+
+Answers the structural questions region choice asks: what encloses a row, which statements are
+top-level, which statements form a blank-line-separated group.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tree_sitter import Node, QueryCursor, Tree
+
+from diffcoder.editing.languages import scope_query
+from diffcoder.editing.parsing import node_rows
+
+# Lines directly above a definition that belong to it: doc comments, decorators, attributes.
+_ATTACHED_PREFIXES: dict[str, tuple[str, ...]] = {
+    "python": ("#", "@"),
+    "rust": ("//", "/*", "*", "#[", "#!["),
+    "java": ("//", "/*", "*", "@"),
+    "javascript": ("//", "/*", "*", "@"),
+    "typescript": ("//", "/*", "*", "@"),
+    "tsx": ("//", "/*", "*", "@"),
+}
+# C, C++ and Go: `#` starts a preprocessor line there, never a comment.
+_C_LIKE_PREFIXES = ("//", "/*", "*")
+
+DEFINITION_KINDS = ("method", "function", "class", "variable")
+
+
+@dataclass(frozen=True)
+class Definition:
+    """A named scope from the query: rows span its wrappers and attached comment lines."""
+
+    kind: str
+    name: str | None
+    node: Node
+    first_row: int
+    last_row: int
+
+
+@dataclass
+class SyntaxScopes:
+    lines: list[str]
+    language: str
+    definitions: list[Definition] = field(default_factory=list)
+    statements: list[Node] = field(default_factory=list)
+    namespaces: list[Node] = field(default_factory=list)
+    import_rows: set[int] = field(default_factory=set)
+    statement_set: set[Node] = field(default_factory=set)
+
+    def blank(self, row: int) -> bool:
+        return not self.lines[row].strip()
+
+    def attached_first_row(self, row: int) -> int:
+        """First row of the comment/decorator lines glued above `row` (no blank line between)."""
+        prefixes = _ATTACHED_PREFIXES.get(self.language, _C_LIKE_PREFIXES)
+        header = self.lines[row]
+        indent = len(header) - len(header.lstrip(" \t"))
+        while row > 0:
+            above = self.lines[row - 1]
+            above_indent = len(above) - len(above.lstrip(" \t"))
+            # " * " continuation lines of a block comment sit one column right of the definition.
+            if not above.strip().startswith(prefixes) or above_indent > indent + 1:
+                break
+            row -= 1
+        return row
+
+    def enclosing(self, first: int, last: int) -> list[Definition]:
+        """Function/method/class definitions around rows first..last, innermost first."""
+        found = [
+            d
+            for d in self.definitions
+            if d.kind != "variable" and d.first_row <= first and last <= d.last_row
+        ]
+        return sorted(found, key=lambda d: (d.last_row - d.first_row, d.node.end_byte))
+
+    def outermost_statements(self, container: Node | None) -> list[Node]:
+        """Statements directly inside `container` (the file when None), minus its header row."""
+        result: list[Node] = []
+        end = -1
+        for node in self.statements:
+            if container is not None:
+                inside = (
+                    container.start_byte <= node.start_byte <= node.end_byte <= container.end_byte
+                )
+                if not inside or node == container:
+                    continue
+                if node.start_point.row == container.start_point.row:
+                    continue
+            if node.start_byte >= end:
+                result.append(node)
+                end = node.end_byte
+        return result
+
+    def group_around(self, statements: list[Node], row: int) -> tuple[int, int] | None:
+        """Rows of the blank-line-separated run of statements holding `row`, or the nearest run."""
+        groups: list[list[int]] = []
+        for node in statements:
+            first, last = node_rows(node)
+            if groups and not any(self.blank(r) for r in range(groups[-1][1] + 1, first)):
+                groups[-1][1] = max(groups[-1][1], last)
+            else:
+                groups.append([first, last])
+        if not groups:
+            return None
+        # Ties go to the group above: a cursor after a block usually means "continue it".
+        first, last = min(groups, key=lambda g: (max(g[0] - row, row - g[1], 0), g[0]))
+        return self.attached_first_row(first), last
+
+    def top_level(self, row: int) -> tuple[list[Node], Node | None]:
+        """Top-level statements around `row` and the one holding it, seen through namespaces."""
+        container: Node | None = None
+        while True:
+            statements = self.outermost_statements(container)
+            holder = next((s for s in statements if _holds(s, row)), None)
+            if holder is None:
+                return statements, None
+            inner = [
+                n
+                for n in self.namespaces
+                if holder.start_byte <= n.start_byte
+                and n.end_byte <= holder.end_byte
+                and node_rows(n)[0] < row < node_rows(n)[1]
+            ]
+            if not inner:
+                return statements, holder
+            container = min(inner, key=lambda n: n.end_byte - n.start_byte)
+
+    def innermost_statement(self, row: int) -> Node | None:
+        holders = [s for s in self.statements if _holds(s, row)]
+        return min(holders, key=lambda n: n.end_byte - n.start_byte, default=None)
+
+
+def _plain_name(name: str) -> str:
+    """`Foo<T>` → `Foo`, `ns::Type::method` → `method`: the word an instruction would use."""
+    return name.split("<", 1)[0].split("::")[-1].strip()
+
+
+def _holds(node: Node, row: int) -> bool:
+    first, last = node_rows(node)
+    return first <= row <= last
+
+
+def collect_scopes(tree: Tree, language: str, text: str) -> SyntaxScopes:
+    """Run the language's scope query once and sort its captures."""
+    scopes = SyntaxScopes(lines=text.split("\n"), language=language)
+    query = scope_query(language)
+    if query is None:
+        return scopes
+    kinds: dict[Node, str] = {}
+    names: dict[Node, str] = {}
+    wrappers: set[Node] = set()
+    statements: set[Node] = set()
+    for _, captures in QueryCursor(query).matches(tree.root_node):
+        name_nodes = captures.get("name") or []
+        for kind in DEFINITION_KINDS:
+            for node in captures.get(kind, ()):
+                # A node caught by several patterns keeps the most specific kind (method first).
+                known = kinds.get(node)
+                if known is None or DEFINITION_KINDS.index(kind) < DEFINITION_KINDS.index(known):
+                    kinds[node] = kind
+                if name_nodes and node not in names and name_nodes[0].text is not None:
+                    names[node] = _plain_name(name_nodes[0].text.decode("utf-8", "replace"))
+        wrappers.update(captures.get("wrapper", ()))
+        scopes.namespaces.extend(captures.get("namespace", ()))
+        scopes.import_rows.update(node.start_point.row for node in captures.get("import", ()))
+        statements.update(captures.get("statement", ()))
+    for node, kind in kinds.items():
+        extent = node
+        while extent.parent is not None and extent.parent in wrappers:
+            extent = extent.parent
+        first, last = node_rows(extent)
+        if kind != "variable":
+            first = scopes.attached_first_row(first)
+        scopes.definitions.append(Definition(kind, names.get(node), node, first, last))
+    if tree.root_node.is_error:
+        # Recovery wrapped the file in one ERROR node; its children are the top-level code.
+        statements.update(tree.root_node.named_children)
+    scopes.statements = sorted(statements, key=lambda n: (n.start_byte, -n.end_byte))
+    scopes.statement_set = statements
+    return scopes

@@ -1,0 +1,103 @@
+"""`diffcoder scope`: the JSON contract, positions in code points, and exit code 2 on bad input."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+
+from diffcoder.editing.scope_command import add_scope_parser, run_scope
+from tests.editing.test_regions import FIXTURES
+
+
+def scope(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    try:
+        from diffcoder.cli import main  # once `scope` is wired into the CLI
+
+        code = main(["scope", *argv])
+    except SystemExit as exit_:  # argparse errors, or a CLI without `scope` yet
+        if exit_.code != 2 or "invalid choice" not in capsys.readouterr().err:
+            raise
+        parser = argparse.ArgumentParser(prog="diffcoder")
+        add_scope_parser(parser.add_subparsers(dest="command"))
+        code = run_scope(parser.parse_args(["scope", *argv]))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_cursor_json(capsys: pytest.CaptureFixture[str]) -> None:
+    path = FIXTURES / "sample.py"
+    code, out, _ = scope(["--file", str(path), "--line", "31", "--column", "8", "--json"], capsys)
+    assert code == 0
+    payload = json.loads(out)
+    assert payload["kind"] == "method" and payload["name"] == "add"
+    assert payload["start"] == {"line": 28, "character": 0}
+    assert payload["end"] == {"line": 33, "character": 0}
+    text = path.read_bytes().decode("utf-8")
+    assert text[payload["start_offset"] : payload["end_offset"]].startswith("    def add(")
+    assert isinstance(payload["reason"], str) and payload["reason"]
+
+
+def test_range_and_instruction(capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(FIXTURES / "sample.py")
+    code, out, _ = scope(["--file", path, "--range", "29:8-30:0", "--json"], capsys)
+    assert code == 0 and json.loads(out)["kind"] == "selection"
+    assert json.loads(out)["start"]["line"] == 29 and json.loads(out)["end"]["line"] == 32
+    argv = ["--file", path, "--line", "31", "--instruction", "import math", "--json"]
+    code, out, _ = scope(argv, capsys)
+    assert code == 0 and json.loads(out)["kind"] == "file"
+
+
+def test_code_point_offsets_with_emoji_and_crlf(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = "x = '😀😀'\r\n\r\ndef f():\r\n    return '日本'\r\n"
+    path = tmp_path / "u.py"
+    path.write_bytes(text.encode("utf-8"))
+    code, out, _ = scope(["--file", str(path), "--line", "3", "--column", "99", "--json"], capsys)
+    payload = json.loads(out)
+    assert code == 0 and payload["kind"] == "function"
+    assert payload["start_offset"] == text.index("def f")
+    assert payload["end_offset"] == len(text)
+    assert payload["start"] == {"line": 2, "character": 0}
+    assert payload["end"] == {"line": 4, "character": 0}
+
+
+def test_language_override_and_human_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "script"
+    path.write_text("def f():\n    return 1\n", encoding="utf-8")
+    code, out, _ = scope(["--file", str(path), "--language", "python", "--line", "1"], capsys)
+    assert code == 0 and out.startswith("function 0:0-2:0")
+    code, out, _ = scope(["--file", str(path), "--line", "1", "--json"], capsys)
+    assert code == 0 and json.loads(out)["kind"] == "lines"  # no extension, no language
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--file", "/no/such/file.py", "--json"], "cannot read"),
+        (["--file", str(FIXTURES), "--json"], "cannot read"),
+        (["--file", str(FIXTURES / "sample.py"), "--line", "999"], "past the end"),
+        (["--file", str(FIXTURES / "sample.py"), "--column", "3"], "--column needs --line"),
+    ],
+)
+def test_errors_exit_2(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = scope(argv, capsys)
+    assert code == 2 and message in err and out == ""
+
+
+def test_not_utf8_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "latin1.py"
+    path.write_bytes("x = 'é'\n".encode("latin-1"))
+    code, _, err = scope(["--file", str(path)], capsys)
+    assert code == 2 and "not UTF-8" in err
+
+
+def test_bad_range_is_an_argparse_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        scope(["--file", str(FIXTURES / "sample.py"), "--range", "3-4"], capsys)
+    assert exit_.value.code == 2

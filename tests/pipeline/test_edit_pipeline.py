@@ -1,0 +1,102 @@
+"""The instruction-edit pipeline end to end on tiny checkpoints and with scripted answers."""
+
+from __future__ import annotations
+
+import pytest
+
+from diffcoder.edit_pipeline import EditRequest, prepare_edit, run_edit
+from diffcoder.editing.text_edits import apply_replacements
+from diffcoder.model.engine import DiffusionEngine
+from diffcoder.model.sampler import GenerationResult
+from diffcoder.model.tiny_checkpoint import make_tiny_checkpoint
+
+SOURCE = """import math
+
+
+def mean(xs):
+    return sum(xs) / len(xs)
+
+
+def area(r):
+    return math.pi * r * r
+"""
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory):
+    path = make_tiny_checkpoint(tmp_path_factory.mktemp("pipe") / "tiny", seed=4)
+    return DiffusionEngine.from_path(path, device="cpu", quant="none", dtype="float32")
+
+
+def request(**overrides) -> EditRequest:
+    fields = dict(
+        text=SOURCE,
+        instruction="Handle the empty list.",
+        path="stats.py",
+        cursor=SOURCE.index("return sum"),
+    )
+    return EditRequest(**{**fields, **overrides})
+
+
+def scripted(text: str, finish: str = "stop"):
+    calls = []
+
+    def generate(prompt_ids, config, *, on_step=None, cancel=None, draft_ids=None):
+        calls.append({"config": config, "draft_ids": draft_ids})
+        return GenerationResult([1], text, finish, 1, len(prompt_ids), 0.0, 0.0)
+
+    return generate, calls
+
+
+def test_region_is_the_function_at_the_cursor(engine):
+    language, region, prompt = prepare_edit(engine.tokenizer, request())
+    assert language == "python" and region.kind == "function"
+    assert SOURCE[region.start : region.end].startswith("def mean")
+    assert "def area" not in SOURCE[region.start : region.end]
+    assert prompt.stop_strings and prompt.draft_ids
+
+
+def test_scripted_answer_becomes_minimal_replacements(engine):
+    answer = "def mean(xs):\n    if not xs:\n        return 0.0\n    return sum(xs) / len(xs)\n```"
+    generate, calls = scripted(answer)
+    result = run_edit(engine, request(), generate=generate)
+    assert result.rejected is None
+    assert result.new_text == SOURCE.replace(
+        "def mean(xs):\n", "def mean(xs):\n    if not xs:\n        return 0.0\n"
+    )
+    assert apply_replacements(SOURCE, result.replacements) == result.new_text
+    assert len(result.replacements) == 1 and result.replacements[0].start > 0
+    # the edit path hands the region's original text to the decoder as its draft
+    assert calls[0]["draft_ids"] == result.prompt.draft_ids
+    assert calls[0]["config"].stop_strings == result.prompt.stop_strings
+
+
+def test_syntax_errors_are_rejected_unless_allowed(engine):
+    broken = "def mean(xs:\n    return sum(xs) / len(xs)\n"
+    generate, _ = scripted(broken)
+    rejected = run_edit(engine, request(), generate=generate)
+    assert rejected.rejected and "syntax" in rejected.rejected
+    assert rejected.replacements == [] and rejected.new_text == SOURCE
+    allowed = run_edit(engine, request(reject_syntax_errors=False), generate=generate)
+    assert allowed.rejected is None and "def mean(xs:" in allowed.new_text
+
+
+@pytest.mark.parametrize("finish", ["length", "cancelled"])
+def test_unfinished_answers_change_nothing(engine, finish):
+    generate, _ = scripted("def mean(xs):\n    if not", finish)
+    result = run_edit(engine, request(), generate=generate)
+    assert result.rejected and result.replacements == [] and result.new_text == SOURCE
+
+
+def test_no_draft_when_disabled(engine):
+    generate, calls = scripted("def mean(xs):\n    return 0\n")
+    run_edit(engine, request(use_draft=False), generate=generate)
+    assert calls[0]["draft_ids"] is None
+
+
+def test_real_decoding_is_the_same_with_and_without_the_draft(engine):
+    with_draft = run_edit(engine, request(reject_syntax_errors=False))
+    without = run_edit(engine, request(reject_syntax_errors=False, use_draft=False))
+    assert with_draft.generation.token_ids == without.generation.token_ids
+    assert with_draft.generation.nfe <= without.generation.nfe
+    assert apply_replacements(SOURCE, with_draft.replacements) == with_draft.new_text

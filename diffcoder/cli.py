@@ -11,39 +11,9 @@ import sys
 from pathlib import Path
 
 from diffcoder.benchmarking.scope_eval import add_scope_eval_arguments, run_scope_eval
+from diffcoder.cli_options import add_load_options, load_engine, threshold_value, token_ids
 from diffcoder.edit_command import add_edit_parser, run_edit_command
 from diffcoder.editing.scope_command import add_scope_parser, run_scope
-
-
-def _threshold(value: str) -> float | None:
-    if value.lower() in ("none", "off"):
-        return None
-    try:
-        threshold = float(value)
-    except ValueError:
-        message = f"expected a number in (0, 1] or 'none', not {value!r}"
-        raise argparse.ArgumentTypeError(message) from None
-    if not 0.0 < threshold <= 1.0:
-        raise argparse.ArgumentTypeError(f"threshold must be in (0, 1], not {threshold}")
-    return threshold
-
-
-def _token_ids(value: str) -> list[int]:
-    try:
-        return [int(part) for part in value.split(",") if part.strip()]
-    except ValueError:
-        message = f"expected comma-separated token ids, not {value!r}"
-        raise argparse.ArgumentTypeError(message) from None
-
-
-def add_load_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    parser.add_argument("--quant", default="auto", choices=["auto", "none", "8bit", "4bit"])
-    parser.add_argument(
-        "--dtype", default=None, choices=["float32", "bfloat16", "float16"], help="compute dtype"
-    )
-    parser.add_argument("--mask-id", type=int, default=None, help="override the mask token id")
-    parser.add_argument("--eos-id", type=int, default=None, help="override the EOS token id")
 
 
 def add_decode_options(parser: argparse.ArgumentParser) -> None:
@@ -54,7 +24,7 @@ def add_decode_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--threshold",
-        type=_threshold,
+        type=threshold_value,
         default=0.95,
         help="confidence threshold (default 0.95), or 'none' for fixed steps per block",
     )
@@ -85,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     draft.add_argument(
         "--draft-file", type=Path, help="text the output probably repeats (fast mode)"
     )
-    draft.add_argument("--draft-ids", type=_token_ids, help="the draft as token ids: 1,2,3")
+    draft.add_argument("--draft-ids", type=token_ids, help="the draft as token ids: 1,2,3")
     add_load_options(gen)
     add_decode_options(gen)
 
@@ -117,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_scope_eval_arguments(bench_sub.add_parser("scope", help="EditEval scoping figures"))
     add_scope_parser(sub)
-    add_edit_parser(sub, add_load_options)
+    add_edit_parser(sub)
 
     demo = sub.add_parser("demo", help="build a tiny checkpoint and decode with it")
     demo.add_argument("--max-new-tokens", type=int, default=32)
@@ -125,7 +95,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    from diffcoder.model.engine import DiffusionEngine
     from diffcoder.model.sampler import DecodeConfig
     from diffcoder.progress import StepPrinter
 
@@ -139,16 +108,7 @@ def run_generate(args: argparse.Namespace) -> int:
         stop_strings=tuple(args.stop),
         seed=args.seed,
     )
-    overrides = {k: v for k, v in (("mask", args.mask_id), ("eos", args.eos_id)) if v is not None}
-    print(f"Loading {args.model} …", file=sys.stderr)
-    engine = DiffusionEngine.from_path(
-        args.model,
-        device=args.device,
-        quant=args.quant,
-        dtype=args.dtype,
-        special_overrides=overrides or None,
-    )
-    print(engine.describe(), file=sys.stderr)
+    engine = load_engine(args)
     prompt = args.prompt if args.prompt is not None else args.prompt_file.read_text("utf-8")
     prompt_ids = engine.encode(prompt, chat=args.chat)
     draft_ids = args.draft_ids

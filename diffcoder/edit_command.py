@@ -12,6 +12,7 @@ import json
 import sys
 from pathlib import Path
 
+from diffcoder.cli_options import add_load_options, load_engine, threshold_value
 from diffcoder.editing.scope_command import (
     PositionError,
     add_position_arguments,
@@ -21,14 +22,16 @@ from diffcoder.editing.scope_command import (
 )
 
 
-def add_edit_parser(subparsers: argparse._SubParsersAction, add_load_options) -> None:
+def add_edit_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("edit", help="edit a file by instruction and print the diff")
     parser.add_argument("--model", required=True, help="checkpoint directory")
     parser.add_argument("--file", type=Path, required=True)
     parser.add_argument("--instruction", required=True)
     parser.add_argument("--language", help="LSP languageId (default: from the file extension)")
     add_position_arguments(parser)
-    parser.add_argument("--threshold", type=float, default=0.95)
+    parser.add_argument(
+        "--threshold", type=threshold_value, default=0.95, help="confidence threshold or 'none'"
+    )
     parser.add_argument("--no-draft", action="store_true", help="do not verify the region as draft")
     parser.add_argument(
         "--allow-syntax-errors", action="store_true", help="keep output that adds syntax errors"
@@ -40,7 +43,6 @@ def add_edit_parser(subparsers: argparse._SubParsersAction, add_load_options) ->
 
 def run_edit_command(args: argparse.Namespace) -> int:
     from diffcoder.edit_pipeline import EditRequest, run_edit
-    from diffcoder.model.engine import DiffusionEngine
 
     try:
         text = read_source(args.file)
@@ -48,11 +50,7 @@ def run_edit_command(args: argparse.Namespace) -> int:
     except (OSError, UnicodeDecodeError, PositionError) as error:
         print(f"diffcoder edit: cannot use {args.file}: {error}", file=sys.stderr)
         return 2
-    print(f"Loading {args.model} …", file=sys.stderr)
-    engine = DiffusionEngine.from_path(
-        args.model, device=args.device, quant=args.quant, dtype=args.dtype
-    )
-    print(engine.describe(), file=sys.stderr)
+    engine = load_engine(args)
     request = EditRequest(
         text=text,
         instruction=args.instruction,

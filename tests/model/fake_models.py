@@ -44,6 +44,12 @@ def random_llama(seed: int = 0, head_scale: float = 1.0, vocab: int = VOCAB) -> 
     return model
 
 
+def prompt_of(length: int, seed: int = 0) -> list[int]:
+    """Random non-special token ids: a prompt for the random models."""
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(128, VOCAB, (length,), generator=g).tolist()
+
+
 @dataclass
 class LogitBias:
     """Adds fixed logit offsets: to some ids everywhere, and to one id at chosen positions."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 
 import pytest
-import torch
 
 from diffcoder.model.sampler import DecodeConfig, generate
 from tests.model.fake_models import (
@@ -16,6 +15,7 @@ from tests.model.fake_models import (
     LogitBias,
     Specials,
     avoid_specials,
+    prompt_of,
     random_llama,
 )
 
@@ -28,11 +28,6 @@ def model():
 @pytest.fixture(scope="module")
 def sharp_model():
     return random_llama(seed=4, head_scale=300.0)
-
-
-def prompt_of(length: int, seed: int = 0) -> list[int]:
-    g = torch.Generator().manual_seed(seed)
-    return torch.randint(128, 320, (length,), generator=g).tolist()
 
 
 def decode_letters(ids: list[int]) -> str:

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import pytest
-import torch
 
 from diffcoder.model.sampler import DecodeConfig, generate
-from tests.model.fake_models import EOS, MASK, BiasedLM, LogitBias, Specials, random_llama
+from tests.model.fake_models import (
+    EOS,
+    MASK,
+    BiasedLM,
+    LogitBias,
+    Specials,
+    prompt_of,
+    random_llama,
+)
 from tests.model.reference_decoder import reference_decode
 
 
@@ -18,11 +25,6 @@ def model():
 @pytest.fixture(scope="module")
 def sharp_model():
     return random_llama(seed=2, head_scale=300.0)
-
-
-def prompt_of(length: int, seed: int = 0) -> list[int]:
-    g = torch.Generator().manual_seed(seed)
-    return torch.randint(128, 320, (length,), generator=g).tolist()
 
 
 def run_both(model, prompt, *, gen, steps_per_block, threshold, bias=None, temperature=0.0):

@@ -1,21 +1,33 @@
 """`diffcoder demo` (`make demo`): the main job end to end on an embedded default.
 
 Until the project ships a trained default model, the demo builds a tiny random-weight checkpoint
-in a temporary directory, loads it like a real one and decodes a chat prompt with it.
+in a temporary directory, loads it like a real one, and runs an instruction edit through the whole
+pipeline (region, prompt, decoding with the region as draft, output, syntax gate, diff), then
+compares parity and fast decoding.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 from pathlib import Path
 
+from diffcoder.edit_pipeline import EditRequest, run_edit
 from diffcoder.model.engine import DiffusionEngine
 from diffcoder.model.sampler import DecodeConfig
 from diffcoder.model.tiny_checkpoint import make_tiny_checkpoint
 
-INSTRUCTION = "Handle the empty list:\n```python\ndef mean(xs):\n    return sum(xs) / len(xs)\n```"
+SAMPLE = """import math
+
+
+def mean(xs):
+    return sum(xs) / len(xs)
+
+
+def circle_area(r):
+    return math.pi * r * r
+"""
+INSTRUCTION = "Handle the empty list: return 0.0."
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -23,23 +35,41 @@ def run_demo(args: argparse.Namespace) -> int:
         print("Building a tiny random-weight checkpoint (a stand-in for the real model) …")
         path = make_tiny_checkpoint(Path(tmp) / "tiny", seed=0)
         engine = DiffusionEngine.from_path(path, device="cpu", quant="none")
-        print(f"Loaded: {engine.describe()}")
-        prompt_ids = engine.encode(INSTRUCTION, chat=True)
-        print(f"Prompt ({len(prompt_ids)} tokens) rendered with the checkpoint's chat template:")
-        print(engine.decode(prompt_ids))
-        for mode in ("parity", "fast"):
-            config = DecodeConfig(max_new_tokens=args.max_new_tokens, threshold=None, mode=mode)
-            result = engine.generate(prompt_ids, config)
-            print(
-                f"\n[{mode}] {len(result.token_ids)} tokens in {result.nfe} forwards "
-                f"({result.tokens_per_forward:.2f} tokens/forward, finish: "
-                f"{result.finish_reason}, {result.decode_seconds * 1000:.0f} ms)"
-            )
-            print(f"  ids:  {result.token_ids}")
-            print(f"  text: {result.text!r}")
+    print(f"Loaded: {engine.describe()}\n")
+
+    request = EditRequest(
+        text=SAMPLE, instruction=INSTRUCTION, path="stats.py", cursor=SAMPLE.index("return sum")
+    )
+    print(f"Instruction edit of stats.py, cursor in `mean`: {INSTRUCTION!r}")
+    for use_draft in (True, False):
+        result = run_edit(engine, EditRequest(**{**request.__dict__, "use_draft": use_draft}))
+        gen = result.generation
         print(
-            "\nThe weights are random, so the text is noise: the demo shows the plumbing. "
-            "Run a real checkpoint with:\n  diffcoder generate --model PATH --chat --prompt '…'",
-            file=sys.stderr,
+            f"  {'with' if use_draft else 'without'} the region as draft: "
+            f"{len(gen.token_ids)} tokens, {gen.nfe} forwards, finish {gen.finish_reason}, "
+            f"{gen.draft_accepted_tokens} draft tokens accepted"
         )
+    print(f"  region: {result.region.kind} — {result.region.reason}")
+    budget = result.prompt.max_new_tokens
+    print(f"  prompt: {len(result.prompt.prompt_ids)} tokens; answer budget {budget} tokens")
+    if result.rejected:
+        print(f"  not applied: {result.rejected}")
+    else:
+        print("  new file:\n" + result.new_text)
+
+    prompt_ids = engine.encode(INSTRUCTION, chat=True)
+    print("\nParity (upstream) vs fast decoding of a chat prompt, one token per step:")
+    for mode in ("parity", "fast"):
+        config = DecodeConfig(max_new_tokens=args.max_new_tokens, threshold=None, mode=mode)
+        result = engine.generate(prompt_ids, config)
+        print(
+            f"  [{mode}] {len(result.token_ids)} tokens in {result.nfe} forwards "
+            f"({result.tokens_per_forward:.2f} tokens/forward, finish {result.finish_reason}, "
+            f"{result.decode_seconds * 1000:.0f} ms); first ids {result.token_ids[:8]}"
+        )
+    print(
+        "\nThe weights are random, so the model's answer is noise and is not applied: "
+        "the demo shows the plumbing. With the real model:\n"
+        "  diffcoder edit --model PATH --file stats.py --line 4 --instruction '…'"
+    )
     return 0

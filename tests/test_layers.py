@@ -1,0 +1,29 @@
+"""Layer rules from the architecture: `editing` never imports torch, transformers or pygls."""
+
+from __future__ import annotations
+
+import pkgutil
+import subprocess
+import sys
+
+import diffcoder.editing
+
+
+def test_editing_imports_no_torch_transformers_or_pygls():
+    modules = [
+        m.name for m in pkgutil.walk_packages(diffcoder.editing.__path__, "diffcoder.editing.")
+    ]
+    assert "diffcoder.editing.regions" in modules and "diffcoder.editing.prompts" in modules
+    code = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}: importlib.import_module(name)\n"
+        "print(sorted(m for m in ('torch', 'transformers', 'pygls') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_scope_command_starts_without_torch():
+    code = "import sys; import diffcoder.cli; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

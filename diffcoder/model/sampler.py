@@ -141,7 +141,9 @@ def generate(
 
     started = time.perf_counter()
     first_block = start = prompt_len - prompt_len % length  # blocks sit at multiples of length
-    cache = lm.new_cache(end + length)
+    # room for the widest segment: the pending block plus a block (or a full verification layout)
+    slack = length * (2 * config.max_draft_window + 1 if cursor is not None else 2)
+    cache = lm.new_cache(end + slack)
     lm.prefill(cache, canvas[:start])
     prefilled = time.perf_counter()
 

@@ -1,4 +1,4 @@
-"""The `diffcoder` command line: generate, make-tiny-checkpoint, bench, demo.
+"""The `diffcoder` command line: generate, edit, scope, eval, bench, make-tiny-checkpoint, demo.
 
 A thin caller of `diffcoder.model`; flags of `generate` are a contract other checks rely on.
 """
@@ -14,6 +14,7 @@ from diffcoder.benchmarking.scope_eval import add_scope_eval_arguments, run_scop
 from diffcoder.cli_options import add_load_options, load_engine, threshold_value, token_ids
 from diffcoder.edit_command import add_edit_parser, run_edit_command
 from diffcoder.editing.scope_command import add_scope_parser, run_scope
+from diffcoder.evaluation.cli import add_eval_parser, run_eval
 
 
 def add_decode_options(parser: argparse.ArgumentParser) -> None:
@@ -88,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_scope_eval_arguments(bench_sub.add_parser("scope", help="EditEval scoping figures"))
     add_scope_parser(sub)
     add_edit_parser(sub)
+    add_eval_parser(sub)
 
     demo = sub.add_parser("demo", help="build a tiny checkpoint and decode with it")
     demo.add_argument("--max-new-tokens", type=int, default=32)
@@ -181,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_scope(args)
         if args.command == "edit":
             return run_edit_command(args)
+        if args.command == "eval":
+            return run_eval(args)
         if args.command == "bench" and args.bench == "scope":
             return run_scope_eval(args)
         if args.command == "bench" and args.bench == "decode":

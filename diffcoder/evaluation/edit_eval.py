@@ -1,0 +1,260 @@
+"""`diffcoder eval edit`: instruction edits through the editor's own pipeline, judged by tests.
+
+A backend turns (program, instruction, target) into an edited program: `direct` calls `run_edit`
+in process; `lsp` (not yet) will drive the `diffcoder-lsp` process over stdio, same method.
+"""
+
+from __future__ import annotations
+
+import difflib
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Protocol, TextIO
+
+from diffcoder.evaluation.datasets import EditProblem, edit_program
+from diffcoder.evaluation.metrics import mean_pass_at_k, spread
+from diffcoder.evaluation.sandbox import ExecResult, SandboxLimits, run_program, run_programs
+
+SCOPES = ("file", "cursor")
+BACKENDS = ("direct", "lsp")
+
+
+class BackendUnavailable(RuntimeError):
+    """The requested `--via` backend cannot run here (yet)."""
+
+
+@dataclass(frozen=True)
+class EditTarget:
+    selection: tuple[int, int] | None  # str offsets
+    cursor: int | None
+
+
+@dataclass(frozen=True)
+class EditOutcome:
+    new_text: str
+    rejected: str | None
+    finish_reason: str
+    region_kind: str
+    nfe: int
+    generated_tokens: int
+    tokens_per_forward: float
+    seconds: float  # wall clock of the whole edit request, as a user waits for it
+
+
+class EditBackend(Protocol):
+    name: str
+
+    def edit(
+        self, text: str, instruction: str, target: EditTarget, *, temperature: float, seed: int
+    ) -> EditOutcome: ...
+
+    def close(self) -> None: ...
+
+
+class DirectBackend:
+    """`run_edit` in this process: the pipeline the language server calls, minus the protocol."""
+
+    name = "direct"
+
+    def __init__(self, engine: Any, *, path: str = "program.py") -> None:
+        self.engine = engine
+        self.path = path
+
+    def edit(
+        self, text: str, instruction: str, target: EditTarget, *, temperature: float, seed: int
+    ) -> EditOutcome:
+        from diffcoder.edit_pipeline import EditRequest, run_edit
+
+        def sampled(prompt_ids, config, **kwargs):
+            # EditRequest has no sampling knobs; the pipeline lets the decoding call be swapped.
+            config = replace(config, temperature=temperature, seed=seed)
+            return self.engine.generate(prompt_ids, config, **kwargs)
+
+        request = EditRequest(
+            text=text,
+            instruction=instruction,
+            language="python",
+            path=self.path,
+            selection=target.selection,
+            cursor=target.cursor,
+        )
+        start = time.perf_counter()
+        result = run_edit(self.engine, request, generate=sampled)
+        seconds = time.perf_counter() - start
+        generation = result.generation
+        return EditOutcome(
+            new_text=result.new_text,
+            rejected=result.rejected,
+            finish_reason=generation.finish_reason,
+            region_kind=result.region.kind,
+            nfe=generation.nfe,
+            generated_tokens=len(generation.token_ids),
+            tokens_per_forward=generation.tokens_per_forward,
+            seconds=seconds,
+        )
+
+    def close(self) -> None:
+        pass
+
+
+def open_backend(
+    via: str, load_engine: Callable[[], Any], *, model: str | None = None
+) -> EditBackend:
+    """The backend named by `--via`. `direct` calls `load_engine`; `lsp` will instead start the
+    server on `model` (with the same load options) and never load weights in this process."""
+    if via == "direct":
+        return DirectBackend(load_engine())
+    if via == "lsp":
+        raise BackendUnavailable(
+            "--via lsp is not available yet: the diffcoder-lsp server is still being written; "
+            "use --via direct (the same edit pipeline, called in process)"
+        )
+    raise ValueError(f"--via must be one of {', '.join(BACKENDS)}, not {via!r}")
+
+
+def first_changed_offset(before: str, after: str) -> int:
+    """Offset of the first non-blank character on the first line of `before` that the gold edit
+    changes (or inserts at); 0 when the programs are equal."""
+    old = before.splitlines(keepends=True)
+    matcher = difflib.SequenceMatcher(None, old, after.splitlines(keepends=True), autojunk=False)
+    row = next((i1 for tag, i1, *_ in matcher.get_opcodes() if tag != "equal"), None)
+    if row is None or not old:
+        return 0
+    row = min(row, len(old) - 1)
+    line = old[row]
+    indent = len(line) - len(line.lstrip(" \t"))
+    return sum(len(text) for text in old[:row]) + min(indent, len(line.rstrip("\r\n")))
+
+
+def edit_target(problem: EditProblem, scope: str) -> EditTarget:
+    if scope == "file":
+        return EditTarget(selection=(0, len(problem.before)), cursor=None)
+    if scope == "cursor":
+        return EditTarget(
+            selection=None, cursor=first_changed_offset(problem.before, problem.after)
+        )
+    raise ValueError(f"--scope must be one of {', '.join(SCOPES)}, not {scope!r}")
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    samples: int = 1
+    temperature: float = 0.0
+    scope: str = "file"
+    limits: SandboxLimits = SandboxLimits()
+    workers: int = 2
+
+    def __post_init__(self) -> None:
+        if self.samples < 1:
+            raise ValueError(f"--samples must be at least 1, not {self.samples}")
+        if self.temperature < 0:
+            raise ValueError(f"--temperature must be >= 0, not {self.temperature}")
+        if self.scope not in SCOPES:
+            raise ValueError(f"--scope must be one of {', '.join(SCOPES)}, not {self.scope!r}")
+
+
+def _record(
+    problem: EditProblem, sample: int, outcome: EditOutcome, run: ExecResult, settings: EvalSettings
+) -> dict[str, Any]:
+    return {
+        "id": problem.id,
+        "sample": sample,
+        "change_kind": problem.change_kind,
+        "scope": settings.scope,
+        "passed": run.passed,
+        "timed_out": run.timed_out,
+        "returncode": run.returncode,
+        "stderr_tail": run.stderr[-400:],
+        **{k: v for k, v in asdict(outcome).items() if k not in ("new_text", "seconds")},
+        "tokens_per_forward": round(outcome.tokens_per_forward, 4),
+        "latency_seconds": round(outcome.seconds, 4),
+        "new_text": outcome.new_text,
+    }
+
+
+def evaluate_edits(
+    backend: EditBackend,
+    problems: Sequence[EditProblem],
+    settings: EvalSettings,
+    *,
+    log: TextIO | None = sys.stderr,
+) -> list[dict[str, Any]]:
+    """One record per (problem, sample). Programs run in the sandbox pool while the model
+    decodes the next sample, so the tests cost little extra wall time."""
+    pending: list[tuple[EditProblem, int, EditOutcome, Future[ExecResult]]] = []
+    with ThreadPoolExecutor(max_workers=max(1, settings.workers)) as pool:
+        for index, problem in enumerate(problems, 1):
+            target = edit_target(problem, settings.scope)
+            for sample in range(settings.samples):
+                outcome = backend.edit(
+                    problem.before,
+                    problem.instruction,
+                    target,
+                    temperature=settings.temperature,
+                    seed=sample,
+                )
+                program = edit_program(outcome.new_text, problem.tests)
+                future = pool.submit(run_program, program, settings.limits)
+                pending.append((problem, sample, outcome, future))
+            if log is not None:
+                print(f"[{index}/{len(problems)}] {problem.id} edited", file=log)
+        return [_record(p, s, o, f.result(), settings) for p, s, o, f in pending]
+
+
+def summarize_edits(records: Sequence[dict[str, Any]], settings: EvalSettings) -> dict[str, Any]:
+    counts: dict[str, list[int]] = {}
+    kinds: dict[str, str] = {}
+    for record in records:
+        n_c = counts.setdefault(record["id"], [0, 0])
+        n_c[0] += 1
+        n_c[1] += bool(record["passed"])
+        kinds[record["id"]] = record["change_kind"]
+    by_kind: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for problem, (n, c) in counts.items():
+        by_kind[kinds[problem]].append((n, c))
+    all_counts = [(n, c) for n, c in counts.values()]
+    ks = sorted({1, settings.samples})
+    return {
+        "total": len(counts),
+        "samples": settings.samples,
+        "temperature": settings.temperature,
+        "scope": settings.scope,
+        "pass_at_1": round(mean_pass_at_k(all_counts, 1), 4),
+        "pass_at_k": {str(k): round(mean_pass_at_k(all_counts, k), 4) for k in ks},
+        "pass_at_1_by_change_kind": {
+            kind: round(mean_pass_at_k(pairs, 1), 4) for kind, pairs in sorted(by_kind.items())
+        },
+        "problems_by_change_kind": {kind: len(pairs) for kind, pairs in sorted(by_kind.items())},
+        "rejected": sum(1 for r in records if r["rejected"]),
+        "timed_out": sum(1 for r in records if r["timed_out"]),
+        "latency_seconds": spread([r["latency_seconds"] for r in records]),
+        "nfe": spread([r["nfe"] for r in records]),
+        "tokens_per_forward": spread([r["tokens_per_forward"] for r in records]),
+    }
+
+
+def check_references(
+    problems: Sequence[EditProblem], limits: SandboxLimits, *, workers: int = 2
+) -> dict[str, Any]:
+    """Gold `after` programs must pass and `before` programs must fail, on the same path."""
+    after = run_programs(
+        [edit_program(p.after, p.tests) for p in problems], limits, workers=workers
+    )
+    before = run_programs(
+        [edit_program(p.before, p.tests) for p in problems], limits, workers=workers
+    )
+    return {
+        "total": len(problems),
+        "passed": sum(r.passed for r in after),
+        "before_passed": sum(r.passed for r in before),
+        "failed": [
+            {"id": p.id, "timed_out": r.timed_out, "stderr_tail": r.stderr[-300:]}
+            for p, r in zip(problems, after, strict=True)
+            if not r.passed
+        ],
+        "before_passed_ids": [p.id for p, r in zip(problems, before, strict=True) if r.passed],
+    }

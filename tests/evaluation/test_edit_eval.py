@@ -1,0 +1,97 @@
+"""Edit evaluation: targets, scoring with scripted backends, the direct backend on a tiny model."""
+
+from __future__ import annotations
+
+import pytest
+
+from diffcoder.evaluation.datasets import load_edit_problems
+from diffcoder.evaluation.edit_eval import (
+    BackendUnavailable,
+    DirectBackend,
+    EditOutcome,
+    EditTarget,
+    EvalSettings,
+    edit_target,
+    evaluate_edits,
+    first_changed_offset,
+    open_backend,
+    summarize_edits,
+)
+
+
+def test_cursor_goes_to_the_first_changed_line_of_before():
+    before = "def f():\n    a = 1\n    return a\n"
+    after = "def f():\n    a = 1\n    return a + 1\n"
+    assert before[first_changed_offset(before, after) :].startswith("return a\n")
+    assert first_changed_offset(before, before) == 0
+    appended = before + "\n\ndef g():\n    pass\n"
+    assert first_changed_offset(before, appended) == before.rindex("return")
+
+
+class ScriptedBackend:
+    """Answers each program with a fixed edit: the gold one on even seeds when `flaky`."""
+
+    name = "scripted"
+
+    def __init__(self, answers: dict[str, str], *, flaky: bool = False) -> None:
+        self.answers, self.flaky, self.targets = answers, flaky, []
+
+    def edit(self, text, instruction, target, *, temperature, seed):
+        self.targets.append(target)
+        new_text = text if self.flaky and seed % 2 else self.answers.get(text, text)
+        return EditOutcome(new_text, None, "eos", "file", 10, 20, 2.0, 0.01 * (seed + 1))
+
+    def close(self) -> None:
+        pass
+
+
+def test_gold_edits_pass_and_unchanged_programs_fail(canitedit_rows):
+    problems = load_edit_problems(canitedit_rows, "canitedit")
+    gold = ScriptedBackend({p.before: p.after for p in problems})
+    settings = EvalSettings(scope="cursor")
+    summary = summarize_edits(evaluate_edits(gold, problems, settings, log=None), settings)
+    assert summary["total"] == 5 and summary["pass_at_1"] == 1.0
+    assert set(summary["pass_at_1_by_change_kind"]) == {"adaptive", "corrective", "perfective"}
+    assert all(t.cursor is not None and t.selection is None for t in gold.targets)
+    unchanged = evaluate_edits(ScriptedBackend({}), problems, EvalSettings(), log=None)
+    assert summarize_edits(unchanged, EvalSettings())["pass_at_1"] == 0.0
+
+
+def test_several_samples_use_the_unbiased_estimator(canitedit_rows):
+    problems = load_edit_problems(canitedit_rows, "canitedit", limit=2)
+    backend = ScriptedBackend({p.before: p.after for p in problems}, flaky=True)
+    settings = EvalSettings(samples=4, temperature=0.2)
+    records = evaluate_edits(backend, problems, settings, log=None)
+    assert len(records) == 8 and [r["sample"] for r in records[:4]] == [0, 1, 2, 3]
+    summary = summarize_edits(records, settings)
+    assert summary["pass_at_1"] == 0.5
+    assert summary["pass_at_k"]["4"] == 1.0
+    assert summary["latency_seconds"]["p50"] == pytest.approx(0.025)
+
+
+def test_file_scope_selects_the_whole_program(canitedit_rows):
+    (problem,) = load_edit_problems(canitedit_rows, "canitedit", limit=1)
+    assert edit_target(problem, "file") == EditTarget((0, len(problem.before)), None)
+    with pytest.raises(ValueError, match="--scope"):
+        EvalSettings(scope="module")
+
+
+def test_lsp_backend_is_announced_as_not_available_yet():
+    def never_load():
+        raise AssertionError("the lsp backend must not load the model in process")
+
+    with pytest.raises(BackendUnavailable, match="not available yet"):
+        open_backend("lsp", never_load)
+
+
+def test_direct_backend_runs_the_edit_pipeline(eval_ckpt, canitedit_rows):
+    from diffcoder.model.engine import DiffusionEngine
+
+    backend = open_backend("direct", lambda: DiffusionEngine.from_path(eval_ckpt, device="cpu"))
+    assert isinstance(backend, DirectBackend)
+    problems = load_edit_problems(canitedit_rows, "canitedit", limit=1)
+    (record,) = evaluate_edits(backend, problems, EvalSettings(scope="cursor"), log=None)
+    assert record["finish_reason"] in {"eos", "stop", "length"} and record["nfe"] >= 1
+    assert record["region_kind"] == "function" and record["latency_seconds"] > 0
+    if record["rejected"]:
+        assert record["new_text"] == problems[0].before and not record["passed"]

@@ -1,0 +1,67 @@
+"""Fill-in-the-middle at a cursor: FIM prompt, decoding, and trimming the middle to a sensible stop.
+
+Glue between `diffcoder.editing.prompts.build_fim_prompt` and the model; the language server's
+inline completion goes through `run_infill`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from diffcoder.editing.prompts import DEFAULT_BUDGET, FimPrompt, build_fim_prompt
+from diffcoder.model.engine import DiffusionEngine
+from diffcoder.model.sampler import CancelFlag, DecodeConfig, GenerationResult, StepInfo
+
+
+@dataclass
+class InfillResult:
+    prompt: FimPrompt = field(repr=False)
+    generation: GenerationResult = field(repr=False)
+    text: str  # what to insert at the cursor ("" when nothing usable came back)
+
+    @property
+    def finish_reason(self) -> str:
+        return self.generation.finish_reason
+
+
+def trim_middle(middle: str, suffix: str) -> str:
+    """Cut the model's middle at the end of the block it started (a blank line) and drop a tail
+    that repeats the start of the suffix, so accepting it does not duplicate code."""
+    middle = middle.replace("\ufffd", "")  # half a multi-byte character at the budget's end
+    cut = middle.find("\n\n")
+    if cut != -1:
+        middle = middle[: cut + 1]
+    head = suffix.lstrip("\n")[:200]
+    for size in range(min(len(middle), len(head)), 0, -1):
+        if head.startswith(middle[-size:]) and middle[-size:].strip():
+            middle = middle[:-size]
+            break
+    return middle if middle.strip() else ""
+
+
+def run_infill(
+    engine: DiffusionEngine,
+    text: str,
+    cursor: int,
+    *,
+    max_new_tokens: int = 64,
+    budget: int = DEFAULT_BUDGET,
+    threshold: float | None = 0.95,
+    on_step: Callable[[StepInfo], None] | None = None,
+    cancel: CancelFlag | None = None,
+    generate: Callable[..., GenerationResult] | None = None,
+) -> InfillResult:
+    prompt = build_fim_prompt(
+        engine.tokenizer, text=text, cursor=cursor, budget=budget, max_new_tokens=max_new_tokens
+    )
+    config = DecodeConfig(max_new_tokens=prompt.max_new_tokens, threshold=threshold)
+    generation = (generate or engine.generate)(
+        prompt.prompt_ids, config, on_step=on_step, cancel=cancel, draft_ids=None
+    )
+    if generation.finish_reason == "cancelled":
+        return InfillResult(prompt, generation, "")
+    middle = trim_middle(generation.text, prompt.suffix)
+    if prompt.newline != "\n":
+        middle = middle.replace("\n", prompt.newline)
+    return InfillResult(prompt, generation, middle)

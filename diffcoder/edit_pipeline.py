@@ -39,6 +39,7 @@ class EditRequest:
     use_draft: bool = True
     threshold: float | None = 0.95
     budget: int = DEFAULT_BUDGET
+    max_new_tokens: int | None = None  # a cap on the budget derived from the region's size
 
 
 @dataclass
@@ -114,8 +115,11 @@ def run_edit(
 ) -> EditResult:
     """The whole edit; `generate` may route decoding elsewhere (the model worker thread)."""
     language, region, prompt = prepare_edit(engine.tokenizer, request)
+    limit = prompt.max_new_tokens
+    if request.max_new_tokens is not None:
+        limit = min(limit, request.max_new_tokens)
     config = DecodeConfig(
-        max_new_tokens=prompt.max_new_tokens,
+        max_new_tokens=limit,
         threshold=request.threshold,
         stop_strings=prompt.stop_strings,
     )

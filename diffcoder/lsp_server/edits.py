@@ -162,6 +162,7 @@ class EditService:
             reject_syntax_errors=settings.edit.reject_syntax_errors,
             threshold=settings.edit.threshold,
             budget=settings.context.max_tokens,
+            max_new_tokens=settings.edit.max_new_tokens,
         )
 
     async def _run(self, args: EditArgs, doc: DocumentSnapshot, job: ModelJob, key: Any):
@@ -180,8 +181,7 @@ class EditService:
             await progress.begin("preparing the prompt")
             if progress.token is not None:
                 self.tokens[progress.token] = key
-            limit = server.settings.edit.max_new_tokens
-            generate = server.model.routed_generate(job, max_new_tokens=limit)
+            generate = server.model.routed_generate(job)
             return await server.model.run(
                 run_edit, engine, request, on_step=on_step, cancel=job.cancelled, generate=generate
             )

@@ -7,7 +7,6 @@ none configured, still loading, or a load that failed (with `ModelLoadError`'s h
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import threading
 from collections.abc import Callable
@@ -125,9 +124,7 @@ class ModelHost:
             return self.engine
         raise RequestFailed(f"DiffCoder: {self.reason}")
 
-    def routed_generate(
-        self, job: ModelJob, *, max_new_tokens: int | None = None
-    ) -> Callable[..., GenerationResult]:
+    def routed_generate(self, job: ModelJob) -> Callable[..., GenerationResult]:
         """A `generate` for `run_edit` that decodes on the worker thread and honours `job`."""
 
         def generate(
@@ -138,8 +135,6 @@ class ModelHost:
             cancel: Any = None,
             draft_ids: list[int] | None = None,
         ) -> GenerationResult:
-            if max_new_tokens is not None and config.max_new_tokens > max_new_tokens:
-                config = dataclasses.replace(config, max_new_tokens=max_new_tokens)
             assert self.worker is not None
             worker_job = self.worker.submit(prompt_ids, config, on_step, draft_ids)
             job.attach(worker_job)

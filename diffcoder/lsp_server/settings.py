@@ -26,7 +26,8 @@ class _Model(BaseModel):
 
 
 class EditSettings(_Model):
-    max_new_tokens: int = Field(256, ge=1, le=4096)
+    # a cap: the budget itself follows the region's size (1.5x its tokens + 64)
+    max_new_tokens: int = Field(2048, ge=1, le=8192)
     threshold: float | None = Field(0.95, gt=0.0, le=1.0)
     reject_syntax_errors: bool = True
     instructions: list[str] = Field(default_factory=lambda: list(DEFAULT_INSTRUCTIONS))

@@ -138,7 +138,7 @@ async def test_invalid_settings_are_reported_and_defaulted(client: LanguageClien
     message = await client.wait_for_notification(types.WINDOW_SHOW_MESSAGE)
     assert "maxNewTokens" in message.message and "quant" in message.message
     state = await status(client)
-    assert state["settings"]["edit"] == {**state["settings"]["edit"], "maxNewTokens": 256}
+    assert state["settings"]["edit"] == {**state["settings"]["edit"], "maxNewTokens": 2048}
     assert state["settings"]["edit"]["threshold"] == 0.5 and state["settings"]["quant"] == "auto"
     await works(client)
 

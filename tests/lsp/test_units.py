@@ -33,7 +33,7 @@ def test_each_invalid_value_falls_back_to_its_default_only():
 
 def test_settings_that_are_not_an_object_give_defaults():
     settings, problems = parse_settings(["nope"])
-    assert settings.edit.max_new_tokens == 256 and problems
+    assert settings.edit.max_new_tokens == 2048 and problems
     assert parse_settings(None) == (settings, [])
 
 

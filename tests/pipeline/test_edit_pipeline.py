@@ -100,3 +100,10 @@ def test_real_decoding_is_the_same_with_and_without_the_draft(engine):
     assert with_draft.generation.token_ids == without.generation.token_ids
     assert with_draft.generation.nfe <= without.generation.nfe
     assert apply_replacements(SOURCE, with_draft.replacements) == with_draft.new_text
+
+
+def test_max_new_tokens_caps_the_region_budget(engine):
+    generate, calls = scripted("def mean(xs):\n    if not", finish="length")
+    result = run_edit(engine, request(max_new_tokens=5), generate=generate)
+    assert calls[0]["config"].max_new_tokens == 5 < result.prompt.max_new_tokens
+    assert result.rejected == "the answer did not end within 5 tokens"

@@ -33,3 +33,4 @@ test: lint
 bench: $(STAMP)
 	$(PY) -m diffcoder bench decode --out docs
 	$(PY) -m diffcoder bench draft --out docs --max-new-tokens 256 --repeats 3
+	$(PY) -m diffcoder bench lsp --out docs --repeats 30

@@ -10,6 +10,7 @@ import json
 import sys
 from pathlib import Path
 
+from diffcoder.benchmarking.lsp_latency import add_lsp_latency_arguments
 from diffcoder.benchmarking.scope_eval import add_scope_eval_arguments, run_scope_eval
 from diffcoder.cli_options import add_load_options, load_engine, threshold_value, token_ids
 from diffcoder.edit_command import add_edit_parser, run_edit_command
@@ -91,8 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_edit_parser(sub)
     add_eval_parser(sub)
 
-    demo = sub.add_parser("demo", help="build a tiny checkpoint and decode with it")
+    add_lsp_latency_arguments(bench_sub.add_parser("lsp", help="language server request latency"))
+    demo = sub.add_parser("demo", help="the language server end to end on a tiny checkpoint")
     demo.add_argument("--max-new-tokens", type=int, default=32)
+    demo.add_argument("--file", type=Path, default=None, help="file to edit (examples/stats.py)")
+    demo.add_argument("--pipeline", action="store_true", help="the in-process pipeline demo")
     return parser
 
 
@@ -195,10 +199,18 @@ def main(argv: list[str] | None = None) -> int:
             from diffcoder.benchmarking.draft import run_draft_benchmark
 
             return run_draft_benchmark(args)
-        if args.command == "demo":
+        if args.command == "bench" and args.bench == "lsp":
+            from diffcoder.benchmarking.lsp_latency import run_lsp_latency
+
+            return run_lsp_latency(args)
+        if args.command == "demo" and args.pipeline:
             from diffcoder.demo import run_demo
 
             return run_demo(args)
+        if args.command == "demo":
+            from diffcoder.lsp_demo import run_lsp_demo
+
+            return run_lsp_demo(args)
     except (ValueError, FileNotFoundError) as error:
         print(f"diffcoder: error: {error}", file=sys.stderr)
         return 2

@@ -124,6 +124,22 @@ def _load_engine(args: argparse.Namespace, stack: ExitStack) -> Any:
     return load_engine(args)
 
 
+def _check_lsp_options(args: argparse.Namespace, temperature: float) -> None:
+    """`--via lsp` runs what the server can: greedy decoding, with its --device and --quant."""
+    from diffcoder.evaluation.lsp_backend import lsp_refusal
+
+    refusal = lsp_refusal(args.samples, temperature)
+    if refusal is not None:
+        raise ValueError(refusal)
+    given = {"--dtype": args.dtype, "--mask-id": args.mask_id, "--eos-id": args.eos_id}
+    unsupported = [option for option, value in given.items() if value is not None]
+    if unsupported:
+        raise ValueError(
+            f"--via lsp cannot pass {', '.join(unsupported)} to the server (it takes only "
+            "--device and --quant); drop them or use --via direct"
+        )
+
+
 def _run_edit(args: argparse.Namespace) -> int:
     problems = load_edit_problems(
         args.dataset, args.format, instruction=args.instruction, limit=args.limit
@@ -138,6 +154,8 @@ def _run_edit(args: argparse.Namespace) -> int:
     temperature = args.temperature
     if temperature is None:
         temperature = 0.0 if args.samples == 1 else 0.2
+    if args.via == "lsp":
+        _check_lsp_options(args, temperature)
     settings = EvalSettings(
         samples=args.samples,
         temperature=temperature,
@@ -146,7 +164,13 @@ def _run_edit(args: argparse.Namespace) -> int:
         workers=args.workers,
     )
     with ExitStack() as stack:
-        backend = open_backend(args.via, lambda: _load_engine(args, stack), model=args.model)
+        backend = open_backend(
+            args.via,
+            lambda: _load_engine(args, stack),
+            model=args.model,
+            device=args.device,
+            quant=args.quant,
+        )
         try:
             records = evaluate_edits(backend, problems, settings)
         finally:

@@ -1,7 +1,7 @@
 """`diffcoder eval edit`: instruction edits through the editor's own pipeline, judged by tests.
 
 A backend turns (program, instruction, target) into an edited program: `direct` calls `run_edit`
-in process; `lsp` (not yet) will drive the `diffcoder-lsp` process over stdio, same method.
+in process; `lsp` drives the `diffcoder-lsp` process over stdio (`lsp_backend`), same method.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ BACKENDS = ("direct", "lsp")
 
 
 class BackendUnavailable(RuntimeError):
-    """The requested `--via` backend cannot run here (yet)."""
+    """The requested `--via` backend cannot run here (no model, a server that did not start)."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,8 @@ class EditOutcome:
     generated_tokens: int
     tokens_per_forward: float
     seconds: float  # wall clock of the whole edit request, as a user waits for it
+    draft_accepted_tokens: int = 0
+    model_seconds: float = 0.0  # prefill + decoding, as the engine measured it
 
 
 class EditBackend(Protocol):
@@ -95,6 +97,8 @@ class DirectBackend:
             generated_tokens=len(generation.token_ids),
             tokens_per_forward=generation.tokens_per_forward,
             seconds=seconds,
+            draft_accepted_tokens=generation.draft_accepted_tokens,
+            model_seconds=generation.prefill_seconds + generation.decode_seconds,
         )
 
     def close(self) -> None:
@@ -102,17 +106,23 @@ class DirectBackend:
 
 
 def open_backend(
-    via: str, load_engine: Callable[[], Any], *, model: str | None = None
+    via: str,
+    load_engine: Callable[[], Any],
+    *,
+    model: str | None = None,
+    device: str | None = None,
+    quant: str | None = None,
 ) -> EditBackend:
-    """The backend named by `--via`. `direct` calls `load_engine`; `lsp` will instead start the
-    server on `model` (with the same load options) and never load weights in this process."""
+    """The backend named by `--via`. `direct` calls `load_engine`; `lsp` starts the server on
+    `model` (with `device`/`quant`) and never loads weights in this process."""
     if via == "direct":
         return DirectBackend(load_engine())
     if via == "lsp":
-        raise BackendUnavailable(
-            "--via lsp is not available yet: the diffcoder-lsp server is still being written; "
-            "use --via direct (the same edit pipeline, called in process)"
-        )
+        if model is None:
+            raise ValueError("--via lsp needs --model DIR: the server loads the checkpoint")
+        from diffcoder.evaluation.lsp_backend import LspBackend
+
+        return LspBackend(model, device=device, quant=quant)
     raise ValueError(f"--via must be one of {', '.join(BACKENDS)}, not {via!r}")
 
 
@@ -171,6 +181,7 @@ def _record(
         "stderr_tail": run.stderr[-400:],
         **{k: v for k, v in asdict(outcome).items() if k not in ("new_text", "seconds")},
         "tokens_per_forward": round(outcome.tokens_per_forward, 4),
+        "model_seconds": round(outcome.model_seconds, 4),
         "latency_seconds": round(outcome.seconds, 4),
         "new_text": outcome.new_text,
     }

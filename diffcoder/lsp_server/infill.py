@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
@@ -28,6 +29,9 @@ class InfillService:
     def __init__(self, server: DiffCoderServer) -> None:
         self.server = server
         self.latest: dict[str, ModelJob] = {}  # newest infill per document URI
+        # Timings of the last finished infill, shown by diffcoder/status: an inline completion
+        # answer has no room for them, and the latency benchmark splits model from server time.
+        self.last_stats: dict[str, Any] | None = None
 
     def cancel(self, uri: str | None = None) -> int:
         """Cancel infills still debouncing (a decoding one is also in `edits.jobs`)."""
@@ -45,6 +49,7 @@ class InfillService:
         """(document, cursor offset, text to insert) or None when there is nothing to offer."""
         server = self.server
         settings = server.settings.inline
+        started = time.perf_counter()
         job = ModelJob(uri)
         older = self.latest.get(uri)
         if older is not None:
@@ -82,6 +87,15 @@ class InfillService:
             server.edits.jobs.pop(key, None)
             if self.latest.get(uri) is job:
                 del self.latest[uri]
+        g = result.generation
+        model_s = g.prefill_seconds + g.decode_seconds
+        self.last_stats = {
+            "generatedTokens": len(g.token_ids),
+            "promptTokens": g.prompt_tokens,
+            "forwards": g.nfe,
+            "modelSeconds": round(model_s, 4),
+            "serverSeconds": round(max(time.perf_counter() - started - model_s, 0.0), 4),
+        }
         if job.cancelled.is_set() or not result.text:
             return None
         return doc, cursor, result.text

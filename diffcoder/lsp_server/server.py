@@ -227,6 +227,7 @@ def diffcoder_status(ls: DiffCoderServer, params: Any) -> dict[str, Any]:
     return {
         "model": ls.model.describe(),
         "inFlight": len(ls.edits.jobs),
+        "lastInfill": ls.infill.last_stats,
         "settings": ls.settings.model_dump(by_alias=True),
     }
 

@@ -6,7 +6,6 @@ import pytest
 
 from diffcoder.evaluation.datasets import load_edit_problems
 from diffcoder.evaluation.edit_eval import (
-    BackendUnavailable,
     DirectBackend,
     EditOutcome,
     EditTarget,
@@ -76,11 +75,12 @@ def test_file_scope_selects_the_whole_program(canitedit_rows):
         EvalSettings(scope="module")
 
 
-def test_lsp_backend_is_announced_as_not_available_yet():
+def test_lsp_backend_needs_a_model_and_never_loads_it_in_process():
+    # Its runs are in test_lsp_backend.py; here only what open_backend itself decides.
     def never_load():
         raise AssertionError("the lsp backend must not load the model in process")
 
-    with pytest.raises(BackendUnavailable, match="not available yet"):
+    with pytest.raises(ValueError, match="needs --model"):
         open_backend("lsp", never_load)
 
 

@@ -45,10 +45,10 @@ def test_edit_run_writes_results_and_report(eval_ckpt, canitedit_rows, tmp_path,
     assert (report / "pass_by_kind.png").is_file()
 
 
-def test_via_lsp_and_missing_model_are_clear_errors(eval_ckpt, canitedit_rows, capsys):
+def test_lsp_sampling_and_missing_model_are_clear_errors(eval_ckpt, canitedit_rows, capsys):
     argv = ["eval", "edit", "--dataset", str(canitedit_rows), "--format", "canitedit"]
-    assert main([*argv, "--model", str(eval_ckpt), "--via", "lsp"]) == 2
-    assert "--via lsp is not available yet" in capsys.readouterr().err
+    assert main([*argv, "--model", str(eval_ckpt), "--via", "lsp", "--samples", "3"]) == 2
+    assert "--via lsp decodes greedily" in capsys.readouterr().err
     assert main(argv) == 2
     assert "needs --model" in capsys.readouterr().err
 

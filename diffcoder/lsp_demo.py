@@ -1,0 +1,163 @@
+"""`diffcoder demo` (`make demo`): the product as an editor sees it, over LSP.
+
+Starts `diffcoder-lsp` as a subprocess on stdio, opens `examples/stats.py`, asks for an instruction
+edit (`diffcoder.edit`, preview only) and an inline completion, and prints region, diff and timings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from diffcoder.lsp_client import LspClient, LspError, apply_workspace_edit, lsp_position
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "stats.py"
+INSTRUCTION = "Handle the empty list: return 0.0."
+CURSOR_IN = "return sum(xs)"  # the edit's cursor: inside `mean`
+# What the user "types" before asking for an inline completion (the cursor ends after it).
+TYPED = "\n\ndef mode(xs):\n    counts = {}\n    for x in xs:\n        "
+
+
+def server_command(model: Path) -> list[str]:
+    # `python -m diffcoder.lsp_server` is `diffcoder-lsp`, without depending on PATH.
+    return [sys.executable, "-m", "diffcoder.lsp_server", "--model", str(model), "--device", "cpu"]
+
+
+def describe_region(region: dict[str, Any]) -> str:
+    start, end = region["range"]["start"], region["range"]["end"]
+    # An end at column 0 is exclusive: the region's last line is the one before it.
+    last = end["line"] if end["character"] == 0 and end["line"] > start["line"] else end["line"] + 1
+    name = f" `{region['name']}`" if region.get("name") else ""
+    return f"{region['kind']}{name}, lines {start['line'] + 1}-{last} ({region['reason']})"
+
+
+def timing_row(label: str, total_s: float, model_s: float) -> str:
+    server_s = max(total_s - model_s, 0.0)
+    share = 100 * server_s / total_s if total_s else 0.0
+    return (
+        f"  {label:<18} {total_s * 1000:8.1f} ms = model {model_s * 1000:7.1f} ms"
+        f" + server {server_s * 1000:6.1f} ms ({share:.0f}% overhead)"
+    )
+
+
+def run_lsp_demo(args: argparse.Namespace) -> int:
+    """The demo; `args.file` (optional) replaces examples/stats.py."""
+    path = Path(getattr(args, "file", None) or EXAMPLE)
+    text = path.read_text(encoding="utf-8")
+    max_new_tokens = getattr(args, "max_new_tokens", None) or 48
+    with tempfile.TemporaryDirectory(prefix="diffcoder-demo-") as tmp:
+        from diffcoder.model.tiny_checkpoint import make_tiny_checkpoint
+
+        # Until the project embeds a trained default model, a tiny random-weight stand-in.
+        print("Building a tiny random-weight checkpoint (a stand-in for the real model) …")
+        model = make_tiny_checkpoint(Path(tmp) / "tiny", seed=0)
+        command = server_command(model)
+        print(f"Starting the language server: diffcoder-lsp --model {model} --device cpu")
+        log = Path(tmp) / "server.log"
+        # One torch thread: plenty for the tiny model, and steady on a busy 2-core machine.
+        client = LspClient(command, env={"OMP_NUM_THREADS": "1"}, log=log)
+        try:
+            return _session(client, path, text, max_new_tokens)
+        except (LspError, OSError) as error:
+            print(f"demo failed: {error}", file=sys.stderr)
+            tail = log.read_text(encoding="utf-8", errors="replace")[-3000:]
+            print(f"server log (end):\n{tail}", file=sys.stderr)
+            return 1
+        finally:
+            client.close()
+
+
+def _session(client: LspClient, path: Path, text: str, max_new_tokens: int) -> int:
+    started = time.perf_counter()
+    options = {"edit": {"maxNewTokens": max_new_tokens}, "inline": {"debounceMs": 0}}
+    info = client.initialize(path.parent, options)
+    server = info.get("serverInfo") or {}
+    status = client.wait_until_ready()
+    ready_s = time.perf_counter() - started
+    if status["model"]["state"] != "ready":
+        raise LspError(f"the model did not load: {status['model']}")
+    print(
+        f"  {server.get('name')} {server.get('version')} ready in {ready_s:.1f} s: "
+        f"{status['model']['detail']}\n"
+    )
+
+    uri = path.resolve().as_uri()
+    client.open(uri, text)
+    cursor = lsp_position(text, text.index(CURSOR_IN) if CURSOR_IN in text else 0)
+    here = {"start": cursor, "end": cursor}
+    actions = client.request(
+        "textDocument/codeAction",
+        {"textDocument": {"uri": uri}, "range": here, "context": {"diagnostics": []}},
+    )
+    titles = ", ".join(a["title"].removeprefix("DiffCoder: ") for a in actions or [])
+    print(f"Code actions at line {cursor['line'] + 1} of {path.name}: {titles}\n")
+
+    print(f"Instruction edit (diffcoder.edit, preview): {INSTRUCTION!r}")
+    arguments = {
+        "textDocument": {"uri": uri, "version": 1},
+        "position": cursor,
+        "instruction": INSTRUCTION,
+        "apply": False,
+    }
+    result, edit_s = client.timed(
+        "workspace/executeCommand", {"command": "diffcoder.edit", "arguments": [arguments]}
+    )
+    stats = result["stats"]
+    print(f"  region: {describe_region(result['region'])}")
+    print(
+        f"  model: {stats['generatedTokens']} tokens in {stats['forwards']} forwards after a "
+        f"{stats['promptTokens']}-token prompt ({stats['draftAcceptedTokens']} draft tokens "
+        f"accepted), finish {result['finishReason']}"
+    )
+    if result["edit"] and not result["rejected"]:
+        new_text = apply_workspace_edit(text, result["edit"])
+        diff = difflib.unified_diff(
+            text.splitlines(keepends=True),
+            new_text.splitlines(keepends=True),
+            f"a/{path.name}",
+            f"b/{path.name}",
+        )
+        print("  diff:\n" + "".join("    " + line for line in diff))
+    else:
+        print(f"  refused, nothing to apply: {result['reason']}")
+
+    typed = text.rstrip("\n") + TYPED
+    client.notify(
+        "textDocument/didChange",
+        {"textDocument": {"uri": uri, "version": 2}, "contentChanges": [{"text": typed}]},
+    )
+    where = lsp_position(typed, len(typed))
+    print(f"\nInline completion at line {where['line'] + 1} after typing `for x in xs:`")
+    completion, inline_s = client.timed(
+        "textDocument/inlineCompletion",
+        {
+            "textDocument": {"uri": uri},
+            "position": where,
+            "context": {"triggerKind": 1},  # invoked
+        },
+    )
+    items = (completion or {}).get("items") or []
+    if items:
+        print(f"  suggestion: {items[0]['insertText']!r}")
+    else:
+        print("  no suggestion: the random model's middle was empty once trimmed")
+    infill = client.request("diffcoder/status", {})["lastInfill"] or {}
+    print(
+        f"  model: {infill.get('generatedTokens', 0)} tokens in {infill.get('forwards', 0)} "
+        f"forwards after a {infill.get('promptTokens', 0)}-token prompt"
+    )
+
+    print("\nTimings (end to end as the client saw them; server = end to end - model; first, cold")
+    print("requests: `diffcoder bench lsp` measures warm ones):")
+    print(timing_row("instruction edit", edit_s, stats["modelSeconds"]))
+    print(timing_row("inline completion", inline_s, infill.get("modelSeconds", 0.0)))
+    print(
+        "\nThe weights are random, so answers are noise and edits are usually refused: the demo "
+        "shows the plumbing. In an editor: diffcoder-lsp --model PATH (see docs/lsp.md)."
+    )
+    return 0

@@ -31,6 +31,4 @@ test: lint
 	$(PY) -m pytest -q
 
 bench: $(STAMP)
-	$(PY) -m diffcoder bench decode --out docs
-	$(PY) -m diffcoder bench draft --out docs --max-new-tokens 256 --repeats 3
-	$(PY) -m diffcoder bench lsp --out docs --repeats 30
+	$(PY) -m diffcoder bench all --out docs

@@ -10,6 +10,7 @@ import json
 import sys
 from pathlib import Path
 
+from diffcoder.benchmarking.all import add_all_arguments, run_all_benchmarks
 from diffcoder.benchmarking.lsp_latency import add_lsp_latency_arguments
 from diffcoder.benchmarking.scope_eval import add_scope_eval_arguments, run_scope_eval
 from diffcoder.cli_options import add_load_options, load_engine, threshold_value, token_ids
@@ -93,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_eval_parser(sub)
 
     add_lsp_latency_arguments(bench_sub.add_parser("lsp", help="language server request latency"))
+    add_all_arguments(bench_sub.add_parser("all", help="every benchmark, into docs/benchmarks.md"))
     demo = sub.add_parser("demo", help="the language server end to end on a tiny checkpoint")
     demo.add_argument("--max-new-tokens", type=int, default=32)
     demo.add_argument("--file", type=Path, default=None, help="file to edit (examples/stats.py)")
@@ -199,6 +201,8 @@ def main(argv: list[str] | None = None) -> int:
             from diffcoder.benchmarking.draft import run_draft_benchmark
 
             return run_draft_benchmark(args)
+        if args.command == "bench" and args.bench == "all":
+            return run_all_benchmarks(args)
         if args.command == "bench" and args.bench == "lsp":
             from diffcoder.benchmarking.lsp_latency import run_lsp_latency
 

@@ -55,3 +55,14 @@ def test_quick_draft_benchmark_keeps_outputs_and_saves_forwards(tmp_path, capsys
     assert float(rows["fast + draft, 100% wrong"][2]) == 1.0  # a useless draft costs no forward
     assert float(rows["parity"][2]) > 1.0
     capsys.readouterr()
+
+
+def test_bench_all_collects_every_benchmark_in_one_page(tmp_path, capsys):
+    assert main(["bench", "all", "--quick", "--out", str(tmp_path)]) == 0
+    page = (tmp_path / "benchmarks.md").read_text("utf-8")
+    for section in ("Decode benchmark", "Draft-accelerated decoding", "Language server latency"):
+        assert f"## {section}" in page
+    assert page.count("](") >= 3  # each section keeps its plot
+    for name in ("decode-benchmark.png", "draft-benchmark.png", "lsp-latency.png"):
+        assert (tmp_path / name).is_file()
+    capsys.readouterr()

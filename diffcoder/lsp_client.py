@@ -240,6 +240,11 @@ def apply_workspace_edit(
     for target, changes in (edit.get("changes") or {}).items():
         if uri is None or target == uri:
             edits.extend(changes)
+    return apply_text_edits(text, edits, encoding)
+
+
+def apply_text_edits(text: str, edits: list[Mapping[str, Any]], encoding: str = "utf-16") -> str:
+    """LSP TextEdits (JSON shapes) applied to `text`, positions in `encoding`."""
     lines = LineIndex(text)
     spans = []
     for item in edits:

@@ -16,7 +16,6 @@ from typing import Any
 from lsprotocol import types
 from pytest_lsp import LanguageClient, client_capabilities
 
-from diffcoder.editing.positions import position_to_offset
 from diffcoder.model.tiny_checkpoint import make_tiny_checkpoint
 
 HERE = Path(__file__).parent
@@ -97,23 +96,6 @@ def edit_args(uri: str, version: int | None, **extra: Any) -> dict[str, Any]:
 async def execute(client: LanguageClient, command: str, *arguments: Any) -> Any:
     params = types.ExecuteCommandParams(command=command, arguments=list(arguments))
     return plain(await client.workspace_execute_command_async(params))
-
-
-def apply_text_edits(text: str, edits: list[dict[str, Any]], encoding: str) -> str:
-    """What an editor does with LSP TextEdits (JSON shapes), in the given position encoding."""
-    spans = []
-    for edit in edits:
-        start, end = edit["range"]["start"], edit["range"]["end"]
-        spans.append(
-            (
-                position_to_offset(text, start["line"], start["character"], encoding),
-                position_to_offset(text, end["line"], end["character"], encoding),
-                edit["newText"],
-            )
-        )
-    for start, end, new in sorted(spans, reverse=True):
-        text = text[:start] + new + text[end:]
-    return text
 
 
 class ApplyRecorder:

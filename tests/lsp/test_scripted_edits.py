@@ -13,12 +13,12 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import ClientServerConfig, LanguageClient
 
+from diffcoder.lsp_client import apply_text_edits
 from tests.lsp.conftest import (
     SERVER_ENV,
     SOURCE,
     TINY,
     ApplyRecorder,
-    apply_text_edits,
     change_document,
     edit_args,
     execute,

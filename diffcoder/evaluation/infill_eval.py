@@ -19,19 +19,20 @@ from diffcoder.evaluation.sandbox import ExecResult, SandboxLimits, run_program,
 def generate_middle(
     engine: Any, problem: InfillProblem, *, max_new_tokens: int, threshold: float | None
 ) -> tuple[str, dict[str, Any]]:
-    """The model's middle for one problem, and its decoding figures."""
-    from diffcoder.editing.prompts import build_fim_prompt
-    from diffcoder.model.sampler import DecodeConfig
+    """The model's middle for one problem, and its decoding figures: the same FIM path and
+    trimming as the editor's inline completion (`run_infill`), so what is scored is what a user
+    would be offered."""
+    from diffcoder.infill_pipeline import run_infill
 
-    text = problem.prefix + problem.suffix
     start = time.perf_counter()
-    prompt = build_fim_prompt(
-        engine.tokenizer, text=text, cursor=len(problem.prefix), max_new_tokens=max_new_tokens
+    result = run_infill(
+        engine,
+        problem.prefix + problem.suffix,
+        len(problem.prefix),
+        max_new_tokens=max_new_tokens,
+        threshold=threshold,
     )
-    config = DecodeConfig(max_new_tokens=prompt.max_new_tokens, threshold=threshold)
-    generation = engine.generate(prompt.prompt_ids, config)
-    # Half a multi-byte character where the budget ran out would make the program unreadable.
-    middle = generation.text.replace("\ufffd", "")
+    middle, generation = result.text, result.generation
     figures = {
         "finish_reason": generation.finish_reason,
         "nfe": generation.nfe,

@@ -110,8 +110,7 @@ def test_stop_strings_and_stats(ckpt, capsys):
         "--threshold",
         "none",
     )
-    if len(full["text"]) < 6:
-        pytest.skip("random checkpoint stopped too early for this prompt")
+    assert len(full["text"]) >= 6  # the seeded checkpoint decodes its whole budget here
     stop = full["text"][3:6]
     cut = run_json(
         capsys,

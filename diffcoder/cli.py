@@ -1,4 +1,5 @@
-"""The `diffcoder` command line: generate, edit, scope, eval, bench, make-tiny-checkpoint, demo.
+"""The `diffcoder` command line: generate, edit, scope, eval, train, bench, make-tiny-checkpoint,
+demo.
 
 A thin caller of `diffcoder.model`; flags of `generate` are a contract other checks rely on.
 """
@@ -11,12 +12,14 @@ import sys
 from pathlib import Path
 
 from diffcoder.benchmarking.all import add_all_arguments, run_all_benchmarks
+from diffcoder.benchmarking.demo_model import add_demo_model_arguments, run_demo_model_report
 from diffcoder.benchmarking.lsp_latency import add_lsp_latency_arguments
 from diffcoder.benchmarking.scope_eval import add_scope_eval_arguments, run_scope_eval
 from diffcoder.cli_options import add_load_options, load_engine, threshold_value, token_ids
 from diffcoder.edit_command import add_edit_parser, run_edit_command
 from diffcoder.editing.scope_command import add_scope_parser, run_scope
 from diffcoder.evaluation.cli import add_eval_parser, run_eval
+from diffcoder.training.cli import add_train_parser, run_train
 
 
 def add_decode_options(parser: argparse.ArgumentParser) -> None:
@@ -46,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     gen = sub.add_parser("generate", help="decode after a prompt with a checkpoint")
-    gen.add_argument("--model", required=True, help="checkpoint directory")
+    gen.add_argument("--model", default=None, help="checkpoint directory (default: demo model)")
     source = gen.add_mutually_exclusive_group(required=True)
     source.add_argument("--prompt")
     source.add_argument("--prompt-file", type=Path)
@@ -92,11 +95,16 @@ def build_parser() -> argparse.ArgumentParser:
     add_scope_parser(sub)
     add_edit_parser(sub)
     add_eval_parser(sub)
+    add_train_parser(sub)
 
     add_lsp_latency_arguments(bench_sub.add_parser("lsp", help="language server request latency"))
+    add_demo_model_arguments(
+        bench_sub.add_parser("demo-model", help="the demo model's examples, good and bad")
+    )
     add_all_arguments(bench_sub.add_parser("all", help="every benchmark, into docs/benchmarks.md"))
-    demo = sub.add_parser("demo", help="the language server end to end on a tiny checkpoint")
-    demo.add_argument("--max-new-tokens", type=int, default=32)
+    demo = sub.add_parser("demo", help="the language server end to end (the demo model)")
+    demo.add_argument("--model", default=None, help="checkpoint (default: the demo model)")
+    demo.add_argument("--max-new-tokens", type=int, default=64)
     demo.add_argument("--file", type=Path, default=None, help="file to edit (examples/stats.py)")
     demo.add_argument("--pipeline", action="store_true", help="the in-process pipeline demo")
     return parser
@@ -189,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_scope(args)
         if args.command == "edit":
             return run_edit_command(args)
+        if args.command == "train":
+            return run_train(args)
         if args.command == "eval":
             return run_eval(args)
         if args.command == "bench" and args.bench == "scope":
@@ -201,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
             from diffcoder.benchmarking.draft import run_draft_benchmark
 
             return run_draft_benchmark(args)
+        if args.command == "bench" and args.bench == "demo-model":
+            return run_demo_model_report(args)
         if args.command == "bench" and args.bench == "all":
             return run_all_benchmarks(args)
         if args.command == "bench" and args.bench == "lsp":

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from diffcoder.model.embedded import DEMO_MODEL_NOTE, demo_model_path
+
 
 def threshold_value(value: str) -> float | None:
     if value.lower() in ("none", "off"):
@@ -38,13 +40,18 @@ def add_load_options(parser: argparse.ArgumentParser) -> None:
 
 
 def load_engine(args: argparse.Namespace):
-    """The checkpoint named by --model with the load options, reporting progress on stderr."""
+    """The checkpoint named by --model (else the embedded demo model) with the load options,
+    reporting progress on stderr."""
     from diffcoder.model.engine import DiffusionEngine
 
     overrides = {k: v for k, v in (("mask", args.mask_id), ("eos", args.eos_id)) if v is not None}
-    print(f"Loading {args.model} …", file=sys.stderr)
+    model = args.model
+    if model is None:
+        model = demo_model_path()
+        print(f"No --model given: using {DEMO_MODEL_NOTE}", file=sys.stderr)
+    print(f"Loading {model} …", file=sys.stderr)
     engine = DiffusionEngine.from_path(
-        args.model,
+        model,
         device=args.device,
         quant=args.quant,
         dtype=args.dtype,

@@ -1,21 +1,18 @@
-"""`diffcoder demo` (`make demo`): the main job end to end on an embedded default.
+"""`diffcoder demo --pipeline`: the edit pipeline in process, on the embedded demo model.
 
-Until the project ships a trained default model, the demo builds a tiny random-weight checkpoint
-in a temporary directory, loads it like a real one, and runs an instruction edit through the whole
-pipeline (region, prompt, decoding with the region as draft, output, syntax gate, diff), then
-compares parity and fast decoding.
+Runs an instruction edit through the whole pipeline (region, prompt, decoding with the region as
+draft, output, syntax gate, diff) with and without the draft, then compares parity and fast
+decoding.
 """
 
 from __future__ import annotations
 
 import argparse
-import tempfile
-from pathlib import Path
 
 from diffcoder.edit_pipeline import EditRequest, run_edit
+from diffcoder.model.embedded import DEMO_MODEL_NOTE, demo_model_path
 from diffcoder.model.engine import DiffusionEngine
 from diffcoder.model.sampler import DecodeConfig
-from diffcoder.model.tiny_checkpoint import make_tiny_checkpoint
 
 SAMPLE = """import math
 
@@ -31,10 +28,11 @@ INSTRUCTION = "Handle the empty list: return 0.0."
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    with tempfile.TemporaryDirectory(prefix="diffcoder-demo-") as tmp:
-        print("Building a tiny random-weight checkpoint (a stand-in for the real model) …")
-        path = make_tiny_checkpoint(Path(tmp) / "tiny", seed=0)
-        engine = DiffusionEngine.from_path(path, device="cpu", quant="none")
+    path = getattr(args, "model", None)
+    if path is None:
+        print(f"No --model given: using {DEMO_MODEL_NOTE}")
+        path = demo_model_path()
+    engine = DiffusionEngine.from_path(path, device="cpu", quant="none")
     print(f"Loaded: {engine.describe()}\n")
 
     request = EditRequest(
@@ -68,8 +66,7 @@ def run_demo(args: argparse.Namespace) -> int:
             f"{result.decode_seconds * 1000:.0f} ms); first ids {result.token_ids[:8]}"
         )
     print(
-        "\nThe weights are random, so the model's answer is noise and is not applied: "
-        "the demo shows the plumbing. With the real model:\n"
+        "\nWith the real model:\n"
         "  diffcoder edit --model PATH --file stats.py --line 4 --instruction '…'"
     )
     return 0

@@ -24,7 +24,9 @@ from diffcoder.editing.scope_command import (
 
 def add_edit_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("edit", help="edit a file by instruction and print the diff")
-    parser.add_argument("--model", required=True, help="checkpoint directory")
+    parser.add_argument(
+        "--model", default=None, help="checkpoint directory (default: the embedded demo model)"
+    )
     parser.add_argument("--file", type=Path, required=True)
     parser.add_argument("--instruction", required=True)
     parser.add_argument("--language", help="LSP languageId (default: from the file extension)")

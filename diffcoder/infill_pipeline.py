@@ -25,10 +25,14 @@ class InfillResult:
         return self.generation.finish_reason
 
 
-def trim_middle(middle: str, suffix: str) -> str:
+def trim_middle(middle: str, suffix: str, line_head: str = "") -> str:
     """Cut the model's middle at the end of the block it started (a blank line) and drop a tail
-    that repeats the start of the suffix, so accepting it does not duplicate code."""
+    that repeats the start of the suffix, so accepting it does not duplicate code. A middle that
+    starts by rewriting the cursor's line from its beginning (`line_head`, the text between the
+    line start and the cursor: models often do) loses that repeated head."""
     middle = middle.replace("\ufffd", "")  # half a multi-byte character at the budget's end
+    if line_head and middle.startswith(line_head):
+        middle = middle[len(line_head) :]
     cut = middle.find("\n\n")
     if cut != -1:
         middle = middle[: cut + 1]
@@ -61,7 +65,8 @@ def run_infill(
     )
     if generation.finish_reason == "cancelled":
         return InfillResult(prompt, generation, "")
-    middle = trim_middle(generation.text, prompt.suffix)
+    line_head = prompt.prefix.rpartition("\n")[2]
+    middle = trim_middle(generation.text, prompt.suffix, line_head)
     if prompt.newline != "\n":
         middle = middle.replace("\n", prompt.newline)
     return InfillResult(prompt, generation, middle)

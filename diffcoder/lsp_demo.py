@@ -14,7 +14,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from diffcoder.editing.positions import position_to_offset
 from diffcoder.lsp_client import LspClient, LspError, apply_workspace_edit, lsp_position
+from diffcoder.model.embedded import DEMO_MODEL_NOTE
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "stats.py"
 INSTRUCTION = "Handle the empty list: return 0.0."
@@ -23,9 +25,10 @@ CURSOR_IN = "return sum(xs)"  # the edit's cursor: inside `mean`
 TYPED = "\n\ndef mode(xs):\n    counts = {}\n    for x in xs:\n        "
 
 
-def server_command(model: Path) -> list[str]:
+def server_command(model: Path | None) -> list[str]:
     # `python -m diffcoder.lsp_server` is `diffcoder-lsp`, without depending on PATH.
-    return [sys.executable, "-m", "diffcoder.lsp_server", "--model", str(model), "--device", "cpu"]
+    chosen = ["--model", str(model)] if model is not None else []
+    return [sys.executable, "-m", "diffcoder.lsp_server", *chosen, "--device", "cpu"]
 
 
 def describe_region(region: dict[str, Any]) -> str:
@@ -49,20 +52,18 @@ def run_lsp_demo(args: argparse.Namespace) -> int:
     """The demo; `args.file` (optional) replaces examples/stats.py."""
     path = Path(getattr(args, "file", None) or EXAMPLE)
     text = path.read_text(encoding="utf-8")
-    max_new_tokens = getattr(args, "max_new_tokens", None) or 48
+    max_new_tokens = getattr(args, "max_new_tokens", None) or 64
+    model = getattr(args, "model", None)
     with tempfile.TemporaryDirectory(prefix="diffcoder-demo-") as tmp:
-        from diffcoder.model.tiny_checkpoint import make_tiny_checkpoint
-
-        # Until the project embeds a trained default model, a tiny random-weight stand-in.
-        print("Building a tiny random-weight checkpoint (a stand-in for the real model) …")
-        model = make_tiny_checkpoint(Path(tmp) / "tiny", seed=0)
         command = server_command(model)
-        print(f"Starting the language server: diffcoder-lsp --model {model} --device cpu")
+        if model is None:
+            print(f"No --model given: the server loads {DEMO_MODEL_NOTE}.")
+        print("Starting the language server: diffcoder-lsp " + " ".join(command[3:]))
         log = Path(tmp) / "server.log"
-        # One torch thread: plenty for the tiny model, and steady on a busy 2-core machine.
+        # One torch thread: plenty for a small model, and steady on a busy 2-core machine.
         client = LspClient(command, env={"OMP_NUM_THREADS": "1"}, log=log)
         try:
-            return _session(client, path, text, max_new_tokens)
+            return _session(client, path, text, max_new_tokens, demo=model is None)
         except (LspError, OSError) as error:
             print(f"demo failed: {error}", file=sys.stderr)
             tail = log.read_text(encoding="utf-8", errors="replace")[-3000:]
@@ -72,7 +73,7 @@ def run_lsp_demo(args: argparse.Namespace) -> int:
             client.close()
 
 
-def _session(client: LspClient, path: Path, text: str, max_new_tokens: int) -> int:
+def _session(client: LspClient, path: Path, text: str, max_new_tokens: int, demo: bool) -> int:
     started = time.perf_counter()
     options = {"edit": {"maxNewTokens": max_new_tokens}, "inline": {"debounceMs": 0}}
     info = client.initialize(path.parent, options)
@@ -125,6 +126,17 @@ def _session(client: LspClient, path: Path, text: str, max_new_tokens: int) -> i
         print("  diff:\n" + "".join("    " + line for line in diff))
     else:
         print(f"  refused, nothing to apply: {result['reason']}")
+        if result.get("proposal") is not None:
+            region = result["region"]["range"]
+            start, end = (position_to_offset(text, **region[k]) for k in ("start", "end"))
+            old = text[start:end]
+            diff = difflib.unified_diff(
+                old.splitlines(keepends=True),
+                result["proposal"].splitlines(keepends=True),
+                f"a/{path.name} (region)",
+                "b/the refused answer",
+            )
+            print("  what the model wrote (not applied):\n" + "".join("    " + x for x in diff))
 
     typed = text.rstrip("\n") + TYPED
     client.notify(
@@ -145,7 +157,7 @@ def _session(client: LspClient, path: Path, text: str, max_new_tokens: int) -> i
     if items:
         print(f"  suggestion: {items[0]['insertText']!r}")
     else:
-        print("  no suggestion: the random model's middle was empty once trimmed")
+        print("  no suggestion: the model's middle was empty once trimmed")
     infill = client.request("diffcoder/status", {})["lastInfill"] or {}
     print(
         f"  model: {infill.get('generatedTokens', 0)} tokens in {infill.get('forwards', 0)} "
@@ -156,8 +168,10 @@ def _session(client: LspClient, path: Path, text: str, max_new_tokens: int) -> i
     print("requests: `diffcoder bench lsp` measures warm ones):")
     print(timing_row("instruction edit", edit_s, stats["modelSeconds"]))
     print(timing_row("inline completion", inline_s, infill.get("modelSeconds", 0.0)))
-    print(
-        "\nThe weights are random, so answers are noise and edits are usually refused: the demo "
-        "shows the plumbing. In an editor: diffcoder-lsp --model PATH (see docs/lsp.md)."
-    )
+    if demo:
+        print(
+            "\nThis was the embedded 5 M-parameter demo model (docs/demo-model.md): it knows the "
+            "edit format and some Python, not much more. For real edits: diffcoder-lsp --model "
+            "PATH to Stable-DiffCoder-8B (docs/lsp.md)."
+        )
     return 0

@@ -9,8 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +86,17 @@ def add_eval_parser(subparsers: argparse._SubParsersAction) -> None:
     infill.add_argument("--max-new-tokens", type=_positive_int, default=128)
     infill.add_argument("--threshold", type=threshold_value, default=0.95)
 
+    masked = kinds.add_parser(
+        "masked", help="masked-token accuracy on the held-out split of `diffcoder train`'s corpus"
+    )
+    masked.add_argument(
+        "--model", type=Path, action="append", required=True, help="repeatable; same tokenizer"
+    )
+    masked.add_argument("--corpus", type=Path, default=None, help="default: the standard library")
+    masked.add_argument("--rows", type=_positive_int, default=48, help="held-out rows")
+    masked.add_argument("--length", type=_positive_int, default=320, help="tokens per row")
+    masked.add_argument("--json", action="store_true", help="print one JSON object")
+
 
 def _limits(args: argparse.Namespace) -> SandboxLimits:
     return SandboxLimits(timeout=args.timeout, memory_mb=args.memory_mb, python=args.python)
@@ -107,21 +116,14 @@ def _references_lines(result: dict[str, Any], gold: str, original: str) -> list[
     ]
 
 
-def _load_engine(args: argparse.Namespace, stack: ExitStack) -> Any:
+def _load_engine(args: argparse.Namespace) -> Any:
     from diffcoder.cli_options import load_engine
 
-    if args.model is None:
-        # No embedded default checkpoint exists yet: a random stand-in keeps the command runnable.
-        from diffcoder.model.tiny_checkpoint import make_tiny_checkpoint
+    return load_engine(args)  # no --model: the embedded demo model
 
-        folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="diffcoder-eval-")))
-        print(
-            "diffcoder eval: no --model given and no default checkpoint is embedded yet; using a "
-            "tiny RANDOM-weight stand-in (its scores mean nothing)",
-            file=sys.stderr,
-        )
-        args = argparse.Namespace(**{**vars(args), "model": str(make_tiny_checkpoint(folder))})
-    return load_engine(args)
+
+def _model_name(args: argparse.Namespace) -> str:
+    return args.model or "embedded demo model"
 
 
 def _check_lsp_options(args: argparse.Namespace, temperature: float) -> None:
@@ -149,8 +151,6 @@ def _run_edit(args: argparse.Namespace) -> int:
         result = check_references(problems, limits, workers=args.workers)
         _emit(args, result, _references_lines(result, "after", "before"))
         return 0
-    if args.model is None:
-        raise ValueError("eval edit needs --model DIR (or --check-references, which needs none)")
     temperature = args.temperature
     if temperature is None:
         temperature = 0.0 if args.samples == 1 else 0.2
@@ -163,25 +163,24 @@ def _run_edit(args: argparse.Namespace) -> int:
         limits=limits,
         workers=args.workers,
     )
-    with ExitStack() as stack:
-        backend = open_backend(
-            args.via,
-            lambda: _load_engine(args, stack),
-            model=args.model,
-            device=args.device,
-            quant=args.quant,
-        )
-        try:
-            records = evaluate_edits(backend, problems, settings)
-        finally:
-            backend.close()
+    backend = open_backend(
+        args.via,
+        lambda: _load_engine(args),
+        model=args.model,
+        device=args.device,
+        quant=args.quant,
+    )
+    try:
+        records = evaluate_edits(backend, problems, settings)
+    finally:
+        backend.close()
     for record in records:
         record["via"] = args.via
     summary = summarize_edits(records, settings)
     described = {
         "dataset": str(args.dataset),
         "format": args.format,
-        "model": args.model,
+        "model": _model_name(args),
         "via": args.via,
         "instruction": args.instruction,
     }
@@ -196,18 +195,17 @@ def _run_infill(args: argparse.Namespace) -> int:
         result = check_infill_references(problems, limits, workers=args.workers)
         _emit(args, result, _references_lines(result, "gold middles", "empty middles"))
         return 0
-    with ExitStack() as stack:
-        engine = _load_engine(args, stack)
-        records = evaluate_infill(
-            engine,
-            problems,
-            limits=limits,
-            max_new_tokens=args.max_new_tokens,
-            threshold=args.threshold,
-            workers=args.workers,
-        )
+    engine = _load_engine(args)
+    records = evaluate_infill(
+        engine,
+        problems,
+        limits=limits,
+        max_new_tokens=args.max_new_tokens,
+        threshold=args.threshold,
+        workers=args.workers,
+    )
     summary = summarize_infill(records)
-    described = {"dataset": str(args.dataset), "model": args.model or "random stand-in"}
+    described = {"dataset": str(args.dataset), "model": _model_name(args)}
     _finish(args, "Infilling evaluation", {**summary, **described}, records, described)
     return 0
 
@@ -231,12 +229,28 @@ def _finish(
     _emit(args, summary, human)
 
 
+def _run_masked(args: argparse.Namespace) -> int:
+    from diffcoder.training.trainer import TrainConfig, heldout_accuracy
+
+    config = TrainConfig(
+        out=args.model[0], corpus_dir=args.corpus, heldout_rows=args.rows, length=args.length
+    )
+    results = heldout_accuracy(args.model, config)
+    lines = [
+        f"{path}: accuracy {r['accuracy']:.3f}, loss {r['loss']:.3f}" for path, r in results.items()
+    ]
+    _emit(args, results, lines)
+    return 0
+
+
 def run_eval(args: argparse.Namespace) -> int:
     try:
         if args.eval == "edit":
             return _run_edit(args)
         if args.eval == "infill":
             return _run_infill(args)
+        if args.eval == "masked":
+            return _run_masked(args)
     except (ValueError, FileNotFoundError, BackendUnavailable) as error:
         print(f"diffcoder eval: error: {error}", file=sys.stderr)
         return 2

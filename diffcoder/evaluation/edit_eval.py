@@ -118,8 +118,6 @@ def open_backend(
     if via == "direct":
         return DirectBackend(load_engine())
     if via == "lsp":
-        if model is None:
-            raise ValueError("--via lsp needs --model DIR: the server loads the checkpoint")
         from diffcoder.evaluation.lsp_backend import LspBackend
 
         return LspBackend(model, device=device, quant=quant)

@@ -63,7 +63,7 @@ class LspBackend:
 
     def __init__(
         self,
-        model: str,
+        model: str | None,
         *,
         device: str | None = None,
         quant: str | None = None,
@@ -74,7 +74,8 @@ class LspBackend:
     ) -> None:
         # `launcher`: the server command before its options (tests start a scripted server).
         command = list(launcher or [sys.executable, "-m", "diffcoder.lsp_server"])
-        command += ["--model", str(model)]
+        if model is not None:  # else the server's own default, the embedded demo model
+            command += ["--model", str(model)]
         command += [f"--{k}={v}" for k, v in (("device", device), ("quant", quant)) if v]
         self.command = command
         self.request_timeout = request_timeout

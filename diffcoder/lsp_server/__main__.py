@@ -24,9 +24,16 @@ def build_parser() -> argparse.ArgumentParser:
         prog="diffcoder-lsp", description="Language server that edits code with Stable-DiffCoder"
     )
     parser.add_argument("--model", help="checkpoint directory (or modelPath in the editor)")
+    parser.add_argument(
+        "--no-demo-model",
+        action="store_true",
+        help="without --model or modelPath, wait unconfigured instead of loading the demo model",
+    )
     parser.add_argument("--quant", choices=["auto", "none", "8bit", "4bit"], default=None)
     parser.add_argument("--device", default=None, help="auto | cpu | cuda | cuda:N")
     parser.add_argument("--tcp", type=_host_port, metavar="HOST:PORT", help="serve on TCP")
+    # Clients such as vscode-languageclient add --stdio; stdio is the default anyway.
+    parser.add_argument("--stdio", action="store_true", help="serve on stdio (the default)")
     parser.add_argument("--log-file", help="write logs here instead of stderr")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
     return parser
@@ -47,7 +54,12 @@ def main(argv: list[str] | None = None, *, engine_loader: EngineLoader = load_en
     from diffcoder.lsp_server.server import create_server
 
     overrides = {k: v for k, v in (("quant", args.quant), ("device", args.device)) if v}
-    server = create_server(args.model, engine_loader=engine_loader, overrides=overrides)
+    server = create_server(
+        args.model,
+        engine_loader=engine_loader,
+        overrides=overrides,
+        demo_model=not args.no_demo_model,
+    )
     if args.tcp:
         server.start_tcp(*args.tcp)
     else:

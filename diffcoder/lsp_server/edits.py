@@ -210,6 +210,11 @@ class EditService:
         self, doc: DocumentSnapshot, result: EditResult, server_s: float
     ) -> dict[str, Any]:
         region = result.region
+        written = result.new_region_text
+        # A refused answer the model did write (syntax errors), for display only: never applied.
+        proposal = (
+            written if result.rejected and written != result.prompt.region.original_text else None
+        )
         return {
             "applied": False,
             "edit": None,
@@ -223,6 +228,7 @@ class EditService:
             "rejected": result.rejected,
             "cancelled": result.rejected == "cancelled",
             "reason": result.rejected,
+            "proposal": proposal,
             "version": doc.version,
             "stats": _stats(result, server_s),
         }

@@ -25,6 +25,7 @@ from diffcoder.lsp_server.infill import InfillService
 from diffcoder.lsp_server.model_host import EngineLoader, ModelHost, load_engine
 from diffcoder.lsp_server.progress import WorkDone
 from diffcoder.lsp_server.settings import Settings, parse_settings
+from diffcoder.model.embedded import DEMO_MODEL_DIR
 
 logger = logging.getLogger(__name__)
 CANCEL_COMMAND = "diffcoder.cancel"
@@ -41,9 +42,16 @@ class DiffCoderProtocol(LanguageServerProtocol):
 
 
 class DiffCoderServer(LanguageServer):
-    def __init__(self, *, model_path: str | None = None, engine_loader: EngineLoader = load_engine):
+    def __init__(
+        self,
+        *,
+        model_path: str | None = None,
+        engine_loader: EngineLoader = load_engine,
+        demo_model: bool = True,
+    ):
         super().__init__("diffcoder-lsp", __version__, protocol_cls=DiffCoderProtocol)
         self.cli_model_path = model_path
+        self.demo_model = demo_model
         self.cli_overrides: dict[str, Any] = {}
         self.settings = Settings()
         self.pending_problems: list[str] = []
@@ -60,7 +68,11 @@ class DiffCoderServer(LanguageServer):
         return self.protocol.msg_id
 
     def model_path(self) -> str | None:
-        return self.settings.model_path or self.cli_model_path
+        """The editor's modelPath, else --model, else the embedded demo model (when shipped)."""
+        chosen = self.settings.model_path or self.cli_model_path
+        if chosen is None and self.demo_model and DEMO_MODEL_DIR.is_dir():
+            return str(DEMO_MODEL_DIR)
+        return chosen
 
     def apply_settings(self, raw: Any) -> None:
         settings, problems = parse_settings(raw)
@@ -243,10 +255,11 @@ def create_server(
     *,
     engine_loader: EngineLoader = load_engine,
     overrides: dict[str, Any] | None = None,
+    demo_model: bool = True,
 ) -> DiffCoderServer:
     """A server ready to start; `engine_loader(path, settings)` is the hook tests use to decode
     with a scripted engine (see tests/lsp/scripted_server.py)."""
-    ls = DiffCoderServer(model_path=model_path, engine_loader=engine_loader)
+    ls = DiffCoderServer(model_path=model_path, engine_loader=engine_loader, demo_model=demo_model)
     ls.cli_overrides = dict(overrides or {})
     ls.settings = Settings().model_copy(update=ls.cli_overrides)
     code_action_options = types.CodeActionOptions(

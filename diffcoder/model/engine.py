@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from diffcoder.model.embedded import is_demo_model
 from diffcoder.model.loading import LoadedModel, load_model
 from diffcoder.model.runtime import BlockDiffusionLM
 from diffcoder.model.sampler import CancelFlag, DecodeConfig, GenerationResult, StepInfo, generate
@@ -25,6 +26,8 @@ class DiffusionEngine:
         return cls(load_model(path, **load_options))
 
     def describe(self) -> str:
+        if is_demo_model(self.loaded.path):
+            return f"demo model: {self.loaded.reason}"
         return self.loaded.reason
 
     def render_chat(self, messages: list[dict[str, str]]) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 from pathlib import Path
 
 import torch
@@ -177,6 +178,12 @@ def special_token_strings() -> list[str]:
 
 def build_small_tokenizer_json() -> str:
     """Train the small byte-level BPE; the returned JSON text is identical on every call."""
+    return train_tokenizer_json(_corpus(), _SMALL_TOKENIZER_TARGET)
+
+
+def train_tokenizer_json(texts: Iterable[str], vocab_size: int) -> str:
+    """A byte-level BPE over `texts` with the real pre-tokenizer, decoder and the 128 special
+    tokens at their real ids (so BOS 0, PAD 1, EOS 2, MASK 5 and FIM 124-126 hold)."""
     specials = [
         AddedToken(s, single_word=False, lstrip=False, rstrip=False, normalized=False, special=True)
         for s in special_token_strings()
@@ -192,28 +199,28 @@ def build_small_tokenizer_json() -> str:
     )
     tok.decoder = decoders.ByteLevel(add_prefix_space=True, trim_offsets=True, use_regex=True)
     trainer = trainers.BpeTrainer(
-        vocab_size=_SMALL_TOKENIZER_TARGET,
+        vocab_size=vocab_size,
         min_frequency=1,
         special_tokens=specials,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    tok.train_from_iterator(_corpus(), trainer=trainer)
+    tok.train_from_iterator(texts, trainer=trainer)
     return tok.to_str(pretty=True)
 
 
-def _tokenizer_size(tokenizer_json: str | bytes) -> int:
+def tokenizer_size(tokenizer_json: str | bytes) -> int:
     data = json.loads(tokenizer_json)
     ids = list(data["model"]["vocab"].values()) + [t["id"] for t in data["added_tokens"]]
     return max(ids) + 1
 
 
-def _padded_rows(n: int) -> int:
+def padded_rows(n: int) -> int:
     # Strictly above the tokenizer so a tiny checkpoint always has padding rows like the real one.
     return (n // _ROW_MULTIPLE + 1) * _ROW_MULTIPLE
 
 
-def _config(
+def checkpoint_config(
     vocab_size: int, hidden: int, layers: int, heads: int, kv_heads: int, intermediate: int
 ) -> dict:
     rope_theta = 500000.0
@@ -301,19 +308,19 @@ def _write_weights(out: Path, tensors: dict[str, torch.Tensor], shards: int) -> 
         weight_map |= dict.fromkeys(chunk, fname)
     total = sum(t.numel() * t.element_size() for t in tensors.values())
     index = {"metadata": {"total_size": total}, "weight_map": weight_map}
-    _write_json(out / "model.safetensors.index.json", index)
+    write_json(out / "model.safetensors.index.json", index)
 
 
-def _write_json(path: Path, data: dict) -> None:
+def write_json(path: Path, data: dict) -> None:
     path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
 
-def _write_tokenizer_files(out: Path, tokenizer_json: bytes) -> None:
+def write_tokenizer_files(out: Path, tokenizer_json: bytes) -> None:
     (out / "tokenizer.json").write_bytes(tokenizer_json)
     # transformers' own tokenizer_config.json mirrors the added tokens, keyed by id.
     added_tokens = json.loads(tokenizer_json)["added_tokens"]
     added = {str(t["id"]): {k: v for k, v in t.items() if k != "id"} for t in added_tokens}
-    _write_json(
+    write_json(
         out / "tokenizer_config.json",
         {
             "tokenizer_class": "PreTrainedTokenizerFast",
@@ -329,7 +336,7 @@ def _write_tokenizer_files(out: Path, tokenizer_json: bytes) -> None:
             "model_max_length": 8192,
         },
     )
-    _write_json(
+    write_json(
         out / "special_tokens_map.json",
         {"bos_token": BOS, "eos_token": EOS, "pad_token": PAD, "mask_token": MASK},
     )
@@ -373,15 +380,15 @@ def make_tiny_checkpoint(
         tokenizer_json = src.read_bytes()
     else:
         tokenizer_json = build_small_tokenizer_json().encode("utf-8")
-    vocab_size = _padded_rows(_tokenizer_size(tokenizer_json))
+    vocab_size = padded_rows(tokenizer_size(tokenizer_json))
     if intermediate is None:
         # Llama-3-like MLP ratio (14336 / 4096 = 3.5 upstream); 2.75x keeps tiny models tinier.
         intermediate = max(8, round(hidden * 2.75 / 8) * 8)
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    config = _config(vocab_size, hidden, layers, heads, kv_heads, intermediate)
-    _write_json(out / "config.json", config)
+    config = checkpoint_config(vocab_size, hidden, layers, heads, kv_heads, intermediate)
+    write_json(out / "config.json", config)
     _write_weights(out, _weights(config, seed, head_scale), shards)
-    _write_tokenizer_files(out, tokenizer_json)
+    write_tokenizer_files(out, tokenizer_json)
     return out

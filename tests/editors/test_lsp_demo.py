@@ -16,6 +16,10 @@ def test_demo_runs_end_to_end(capsys):
     out = capsys.readouterr().out
     assert "region: function `mean`" in out
     assert "diff:" in out or "refused, nothing to apply:" in out
+    # no --model: the embedded demo model, named as such; a refused answer is still shown
+    assert "ready in" in out and ": demo model:" in out
+    if "refused, nothing to apply: the model's code adds syntax errors" in out:
+        assert "what the model wrote (not applied):" in out and "+++ b/the refused answer" in out
     assert "Inline completion" in out
     assert re.search(r"instruction edit +[\d.]+ ms = model +[\d.]+ ms \+ server +[\d.]+ ms", out)
     assert re.search(r"inline completion +[\d.]+ ms = model +[\d.]+ ms \+ server", out)

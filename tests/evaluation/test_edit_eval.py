@@ -75,13 +75,17 @@ def test_file_scope_selects_the_whole_program(canitedit_rows):
         EvalSettings(scope="module")
 
 
-def test_lsp_backend_needs_a_model_and_never_loads_it_in_process():
+def test_lsp_backend_without_a_model_serves_the_demo_model_and_never_loads_in_process():
     # Its runs are in test_lsp_backend.py; here only what open_backend itself decides.
     def never_load():
         raise AssertionError("the lsp backend must not load the model in process")
 
-    with pytest.raises(ValueError, match="needs --model"):
-        open_backend("lsp", never_load)
+    backend = open_backend("lsp", never_load, device="cpu")
+    try:
+        assert "--model" not in backend.command
+        assert backend.model["detail"].startswith("demo model")
+    finally:
+        backend.close()
 
 
 def test_direct_backend_runs_the_edit_pipeline(eval_ckpt, canitedit_rows):

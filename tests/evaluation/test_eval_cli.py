@@ -45,12 +45,18 @@ def test_edit_run_writes_results_and_report(eval_ckpt, canitedit_rows, tmp_path,
     assert (report / "pass_by_kind.png").is_file()
 
 
-def test_lsp_sampling_and_missing_model_are_clear_errors(eval_ckpt, canitedit_rows, capsys):
+def test_lsp_sampling_is_a_clear_error(eval_ckpt, canitedit_rows, capsys):
     argv = ["eval", "edit", "--dataset", str(canitedit_rows), "--format", "canitedit"]
     assert main([*argv, "--model", str(eval_ckpt), "--via", "lsp", "--samples", "3"]) == 2
     assert "--via lsp decodes greedily" in capsys.readouterr().err
-    assert main(argv) == 2
-    assert "needs --model" in capsys.readouterr().err
+
+
+def test_without_a_model_eval_uses_the_demo_model(canitedit_rows, capsys):
+    argv = ["eval", "edit", "--dataset", str(canitedit_rows), "--format", "canitedit"]
+    assert main([*argv, "--limit", "1", "--device", "cpu", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["model"] == "embedded demo model"
+    assert "No --model given: using the embedded demo model" in captured.err
 
 
 def test_infill_run_and_references(eval_ckpt, infilling_path, capsys):
@@ -63,12 +69,13 @@ def test_infill_run_and_references(eval_ckpt, infilling_path, capsys):
     assert refs["total"] == 2 and refs["passed"] == 2
 
 
-def test_infill_without_a_model_uses_a_random_stand_in(infilling_path, capsys):
+def test_infill_without_a_model_uses_the_demo_model(infilling_path, capsys):
     argv = ["eval", "infill", "--dataset", str(infilling_path), "--limit", "1", "--json"]
     assert main([*argv, "--device", "cpu", "--max-new-tokens", "16"]) == 0
     captured = capsys.readouterr()
-    assert "RANDOM-weight stand-in" in captured.err
-    assert json.loads(captured.out)["total"] == 1
+    assert "No --model given: using the embedded demo model" in captured.err
+    summary = json.loads(captured.out)
+    assert summary["total"] == 1 and summary["model"] == "embedded demo model"
 
 
 def test_the_eval_parser_imports_no_torch():

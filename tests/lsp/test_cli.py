@@ -62,6 +62,7 @@ def test_bad_tcp_address_is_a_usage_error():
 def test_stdout_carries_only_the_protocol_and_logs_go_to_the_file(tmp_path: Path):
     log = tmp_path / "server.log"
     command = [sys.executable, "-m", "diffcoder.lsp_server", "-vv", "--log-file", str(log)]
+    command.append("--no-demo-model")
     done = subprocess.run(
         command,
         input=b"".join(frame(m) for m in SESSION),

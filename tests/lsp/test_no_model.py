@@ -27,7 +27,9 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 @pytest_lsp.fixture(
     scope="module",
-    config=ClientServerConfig(server_command=server_command(), server_env=SERVER_ENV),
+    config=ClientServerConfig(
+        server_command=server_command("--no-demo-model"), server_env=SERVER_ENV
+    ),
 )
 async def unconfigured(lsp_client: LanguageClient):
     await initialize(lsp_client, "neovim@v0.7.0")

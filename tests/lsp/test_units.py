@@ -44,6 +44,13 @@ def test_trim_middle_stops_at_a_blank_line_and_drops_suffix_echo():
     assert trim_middle("   \n", "") == ""
 
 
+def test_trim_middle_drops_a_rewritten_line_head():
+    # the cursor after `    return `; the model wrote the whole line again
+    assert trim_middle("    return a + b\n", "\n", "    return ") == "a + b\n"
+    assert trim_middle("        total += 1\n", "", "        ") == "total += 1\n"
+    assert trim_middle("a + b\n", "\n", "    return ") == "a + b\n"  # nothing repeated
+
+
 def test_guard_turns_out_of_memory_into_advice():
     def handler(ls, params):
         raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")

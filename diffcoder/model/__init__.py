@@ -1,0 +1,2 @@
+"""The model layer: checkpoint loading, the block-diffusion runtime and sampler, the embedded
+demo model."""

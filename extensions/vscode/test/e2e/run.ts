@@ -14,21 +14,9 @@ import { pathToFileURL } from 'url';
 import { chromium, Page } from 'playwright-core';
 import { readConfig, serverSettings } from '../../src/config';
 import { applyTextEdits, editsFor } from '../../src/text_edits';
-import { EXTENSION_DIR, finishingCheckpoint, pythonPath, ServerSession, slowCheckpoint } from '../support/server_session';
+import { EXTENSION_DIR, finishingCheckpoint, pythonPath, SAMPLE_SOURCE as SOURCE, ServerSession, slowCheckpoint } from '../support/server_session';
 import { codeServerEnv, copyLogs, dumpLogs, findFiles, freePort, healthy, startCodeServer, stopGroup, waitFor, WAIT_MS } from './code_server';
 
-const SOURCE = [
-    'def mean(xs):',
-    '    total = 0',
-    '    for x in xs:',
-    '        total += x',
-    '    return total / len(xs)',
-    '',
-    '',
-    'def largest(xs):',
-    '    return max(xs)',
-    '',
-].join('\n');
 const INSTRUCTION = 'Handle the empty list';
 const SELECTED_LINES = 5; // `mean`, lines 0-4: the selection ends at the start of line 5
 

@@ -17,20 +17,8 @@ import {
 import { readConfig, serverSettings } from '../../src/config';
 import * as lsp_ext from '../../src/lsp_ext';
 import { applyTextEdits, editsFor } from '../../src/text_edits';
-import { finishingCheckpoint, ServerSession, tinyCheckpoint } from '../support/server_session';
+import { finishingCheckpoint, SAMPLE_SOURCE as SOURCE, ServerSession, tinyCheckpoint } from '../support/server_session';
 
-const SOURCE = [
-    'def mean(xs):',
-    '    total = 0',
-    '    for x in xs:',
-    '        total += x',
-    '    return total / len(xs)',
-    '',
-    '',
-    'def largest(xs):',
-    '    return max(xs)',
-    '',
-].join('\n');
 
 /** The settings object the extension builds from VS Code settings (here: a plain map). */
 function extensionSettings(values: Record<string, unknown>): Record<string, unknown> {

@@ -219,3 +219,16 @@ export class ServerSession {
     }
 }
 
+/** A small Python file the protocol and e2e tests edit: `mean` is the function they select. */
+export const SAMPLE_SOURCE = [
+    'def mean(xs):',
+    '    total = 0',
+    '    for x in xs:',
+    '        total += x',
+    '    return total / len(xs)',
+    '',
+    '',
+    'def largest(xs):',
+    '    return max(xs)',
+    '',
+].join('\n');

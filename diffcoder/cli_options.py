@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from diffcoder.model.embedded import DEMO_MODEL_NOTE, demo_model_path
+from diffcoder.model.embedded import model_or_demo
 
 
 def threshold_value(value: str) -> float | None:
@@ -45,10 +45,7 @@ def load_engine(args: argparse.Namespace):
     from diffcoder.model.engine import DiffusionEngine
 
     overrides = {k: v for k, v in (("mask", args.mask_id), ("eos", args.eos_id)) if v is not None}
-    model = args.model
-    if model is None:
-        model = demo_model_path()
-        print(f"No --model given: using {DEMO_MODEL_NOTE}", file=sys.stderr)
+    model = model_or_demo(args.model, lambda note: print(note, file=sys.stderr))
     print(f"Loading {model} …", file=sys.stderr)
     engine = DiffusionEngine.from_path(
         model,

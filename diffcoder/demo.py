@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 
 from diffcoder.edit_pipeline import EditRequest, run_edit
-from diffcoder.model.embedded import DEMO_MODEL_NOTE, demo_model_path
+from diffcoder.model.embedded import model_or_demo
 from diffcoder.model.engine import DiffusionEngine
 from diffcoder.model.sampler import DecodeConfig
 
@@ -28,10 +28,7 @@ INSTRUCTION = "Handle the empty list: return 0.0."
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    path = getattr(args, "model", None)
-    if path is None:
-        print(f"No --model given: using {DEMO_MODEL_NOTE}")
-        path = demo_model_path()
+    path = model_or_demo(getattr(args, "model", None), print)
     engine = DiffusionEngine.from_path(path, device="cpu", quant="none")
     print(f"Loaded: {engine.describe()}\n")
 

@@ -208,7 +208,8 @@ def run_demo_model_report(args: argparse.Namespace) -> int:
     trained = evaluate_checkpoint(model)
     untrained = masked = None
     if args.untrained:
-        from diffcoder.training.trainer import TrainConfig, heldout_accuracy
+        from diffcoder.training.config import TrainConfig
+        from diffcoder.training.trainer import heldout_accuracy
 
         untrained = evaluate_checkpoint(args.untrained)
         scores = heldout_accuracy([model, args.untrained], TrainConfig(out=model))

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from diffcoder.cli_options import add_load_options, threshold_value
+from diffcoder.cli_options import add_load_options, load_engine, threshold_value
 from diffcoder.evaluation.datasets import (
     EDIT_FORMATS,
     INSTRUCTION_KINDS,
@@ -116,12 +116,6 @@ def _references_lines(result: dict[str, Any], gold: str, original: str) -> list[
     ]
 
 
-def _load_engine(args: argparse.Namespace) -> Any:
-    from diffcoder.cli_options import load_engine
-
-    return load_engine(args)  # no --model: the embedded demo model
-
-
 def _model_name(args: argparse.Namespace) -> str:
     return args.model or "embedded demo model"
 
@@ -165,7 +159,7 @@ def _run_edit(args: argparse.Namespace) -> int:
     )
     backend = open_backend(
         args.via,
-        lambda: _load_engine(args),
+        lambda: load_engine(args),  # no --model: the embedded demo model
         model=args.model,
         device=args.device,
         quant=args.quant,
@@ -195,7 +189,7 @@ def _run_infill(args: argparse.Namespace) -> int:
         result = check_infill_references(problems, limits, workers=args.workers)
         _emit(args, result, _references_lines(result, "gold middles", "empty middles"))
         return 0
-    engine = _load_engine(args)
+    engine = load_engine(args)
     records = evaluate_infill(
         engine,
         problems,
@@ -230,7 +224,8 @@ def _finish(
 
 
 def _run_masked(args: argparse.Namespace) -> int:
-    from diffcoder.training.trainer import TrainConfig, heldout_accuracy
+    from diffcoder.training.config import TrainConfig
+    from diffcoder.training.trainer import heldout_accuracy
 
     config = TrainConfig(
         out=args.model[0], corpus_dir=args.corpus, heldout_rows=args.rows, length=args.length

@@ -26,7 +26,8 @@ T = TypeVar("T")
 EngineLoader = Callable[[str, Settings], DiffusionEngine]
 State = Literal["unconfigured", "loading", "ready", "failed"]
 HOW_TO_SET = (
-    "no model configured (started with --no-demo-model): start the server with "
+    "no model configured (started with --no-demo-model, or the embedded demo model is not "
+    "installed): start the server with "
     "`diffcoder-lsp --model PATH` or set "
     '"modelPath" in the initializationOptions (VS Code: the diffcoder.modelPath setting)'
 )

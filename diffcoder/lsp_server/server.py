@@ -25,7 +25,7 @@ from diffcoder.lsp_server.infill import InfillService
 from diffcoder.lsp_server.model_host import EngineLoader, ModelHost, load_engine
 from diffcoder.lsp_server.progress import WorkDone
 from diffcoder.lsp_server.settings import Settings, parse_settings
-from diffcoder.model.embedded import DEMO_MODEL_DIR
+from diffcoder.model.embedded import DEMO_MODEL_DIR, demo_model_available
 
 logger = logging.getLogger(__name__)
 CANCEL_COMMAND = "diffcoder.cancel"
@@ -70,7 +70,7 @@ class DiffCoderServer(LanguageServer):
     def model_path(self) -> str | None:
         """The editor's modelPath, else --model, else the embedded demo model (when shipped)."""
         chosen = self.settings.model_path or self.cli_model_path
-        if chosen is None and self.demo_model and DEMO_MODEL_DIR.is_dir():
+        if chosen is None and self.demo_model and demo_model_available():
             return str(DEMO_MODEL_DIR)
         return chosen
 

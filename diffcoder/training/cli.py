@@ -7,12 +7,18 @@ import json
 from dataclasses import fields
 from pathlib import Path
 
+from diffcoder.training.config import TrainConfig
 from diffcoder.training.samples import Mixture
+
+# TrainConfig's integer settings, each a `--kebab-case` flag with the same default.
+INT_SETTINGS = (
+    "steps", "batch", "length", "hidden", "layers", "heads", "kv_heads", "vocab_size",
+    "lr_warmup_steps", "mask_warmup_steps", "seed", "max_files", "heldout_rows", "log_every",
+    "save_every",
+)  # fmt: skip
 
 
 def add_train_parser(sub: argparse._SubParsersAction) -> None:
-    from diffcoder.training.trainer import TrainConfig
-
     defaults = {f.name: f.default for f in fields(TrainConfig) if f.name != "mixture"}
     parser = sub.add_parser(
         "train",
@@ -34,11 +40,7 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="continue from this checkpoint (its tokenizer and sizes): a second stage",
     )
-    for name in (
-        "steps", "batch", "length", "hidden", "layers", "heads", "kv_heads", "vocab_size",
-        "lr_warmup_steps", "mask_warmup_steps", "seed", "max_files", "heldout_rows",
-        "log_every", "save_every",
-    ):  # fmt: skip
+    for name in INT_SETTINGS:
         flag = "--" + name.replace("_", "-")
         parser.add_argument(
             flag, type=int, default=defaults[name], help=f"default {defaults[name]}"
@@ -56,7 +58,7 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from diffcoder.training.trainer import TrainConfig, train
+    from diffcoder.training.trainer import train
 
     config = TrainConfig(
         out=args.out,
@@ -67,26 +69,7 @@ def run_train(args: argparse.Namespace) -> int:
         learning_rate=args.learning_rate,
         time_budget_s=args.time_budget_s,
         stop_after=args.stop_after,
-        **{
-            name: getattr(args, name)
-            for name in (
-                "steps",
-                "batch",
-                "length",
-                "hidden",
-                "layers",
-                "heads",
-                "kv_heads",
-                "vocab_size",
-                "lr_warmup_steps",
-                "mask_warmup_steps",
-                "seed",
-                "max_files",
-                "heldout_rows",
-                "log_every",
-                "save_every",
-            )
-        },  # fmt: skip
+        **{name: getattr(args, name) for name in INT_SETTINGS},
     )
     summary = train(config)
     print(json.dumps({k: summary[k] for k in ("steps_done", "train_seconds", "heldout")}))

@@ -10,7 +10,7 @@ import json
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
@@ -18,6 +18,7 @@ from safetensors.torch import load_file, save_file
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from diffcoder.model import tiny_checkpoint as layout
+from diffcoder.training.config import BLOCK_LENGTH, TrainConfig
 from diffcoder.training.corpus import Corpus, load_corpus
 from diffcoder.training.objective import (
     diffusion_loss,
@@ -25,46 +26,7 @@ from diffcoder.training.objective import (
     sample_block_mask,
     two_copy_attention,
 )
-from diffcoder.training.samples import Mixture, SampleMaker, SpecialIds
-
-BLOCK_LENGTH = 4
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    out: Path
-    steps: int = 2400
-    batch: int = 14
-    length: int = 320
-    hidden: int = 256
-    layers: int = 4
-    heads: int = 4
-    kv_heads: int = 2
-    vocab_size: int = 4096
-    learning_rate: float = 2e-3
-    lr_warmup_steps: int = 100
-    mask_warmup_steps: int = 300
-    seed: int = 0
-    mixture: Mixture = field(default_factory=Mixture)
-    corpus_dir: Path | None = None
-    max_files: int | None = None
-    heldout_rows: int = 48
-    log_every: int = 20
-    save_every: int = 200
-    time_budget_s: float | None = None  # stop early (and save) after this much training time
-    untrained_out: Path | None = None  # also write the untrained twin here
-    # Continue from this checkpoint (its tokenizer and architecture; the size fields are ignored):
-    # the second, edit- and infill-heavy stage, as SFT follows pre-training upstream.
-    init_from: Path | None = None
-    stop_after: int | None = None  # stop after this many steps, keeping the schedule of `steps`
-
-    def __post_init__(self) -> None:
-        if self.length % BLOCK_LENGTH:
-            raise ValueError(f"length must be a multiple of {BLOCK_LENGTH}, not {self.length}")
-        if self.steps < 1 or self.batch < 1:
-            raise ValueError("steps and batch must be at least 1")
-        if self.vocab_size < 512:
-            raise ValueError("vocab_size must be at least 512 (128 special tokens + 256 bytes)")
+from diffcoder.training.samples import SampleMaker, SpecialIds
 
 
 def _log(message: str) -> None:

@@ -1,5 +1,5 @@
 """`python -m diffcoder`: the same CLI as the `diffcoder` console script."""
 
-from diffcoder.cli import main
+from diffcoder.cli.main import main
 
 raise SystemExit(main())

@@ -25,6 +25,6 @@ def test_editing_imports_no_torch_transformers_or_pygls():
 
 def test_scope_command_starts_without_torch():
     # building the whole parser too: `diffcoder scope` builds it before running
-    code = "import sys, diffcoder.cli; diffcoder.cli.build_parser(); print('torch' in sys.modules)"
+    code = "import sys, diffcoder.cli.main as c; c.build_parser(); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -30,7 +30,7 @@ def quick_arguments(name: str) -> list[str]:
 
 
 def run_all_benchmarks(args: argparse.Namespace) -> int:
-    from diffcoder.cli import main
+    from diffcoder.cli.main import main
 
     parts = [
         "# Benchmarks\n",

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import torch
 
-from diffcoder.model.engine import DiffusionEngine
-from diffcoder.model.sampler import DecodeConfig
-from diffcoder.model.tiny_checkpoint import make_tiny_checkpoint
+from diffcoder.model.backend import encode_prompt
+from diffcoder.model.engine import DiffusionEngine, load_engine
+from diffcoder.model.types import DecodeConfig, LoadOptions
+from diffcoder.testing.tiny_checkpoint import make_tiny_checkpoint
 
 PROMPT = "Add type hints:\n```python\ndef area(w, h):\n    return w * h\n```"
 
@@ -98,11 +99,11 @@ def bench_checkpoint(spec: CheckpointSpec, root: Path, max_new: int, repeats: in
         head_scale=spec.head_scale(),
         seed=0,
     )
-    engine = DiffusionEngine.from_path(path, device="cpu", quant="none", dtype="float32")
+    engine = load_engine(path, LoadOptions(device="cpu", quant="none", dtype="float32"))
     suppress_special_rows(engine)
     params = sum(p.numel() for p in engine.model.parameters())
     name = f"{spec.name} ({params / 1e6:.1f}M params)"
-    prompt_ids = engine.encode(PROMPT, chat=True)
+    prompt_ids = encode_prompt(engine.tokenizer, PROMPT, chat=True)
     rows = []
     for rule, threshold in RULES.items():
         configs = {

@@ -107,7 +107,7 @@ def add_demo_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _edit_rows(engine) -> list[dict]:
-    from diffcoder.edit_pipeline import EditRequest, run_edit
+    from diffcoder.editing.edit_pipeline import EditRequest, run_edit
 
     rows = []
     for case in EDITS:
@@ -131,7 +131,7 @@ def _edit_rows(engine) -> list[dict]:
 
 
 def _infill_rows(engine) -> list[dict]:
-    from diffcoder.infill_pipeline import run_infill
+    from diffcoder.editing.infill_pipeline import run_infill
 
     rows = []
     for case in INFILLS:
@@ -145,9 +145,10 @@ def _infill_rows(engine) -> list[dict]:
 
 
 def evaluate_checkpoint(path: Path) -> dict:
-    from diffcoder.model.engine import DiffusionEngine
+    from diffcoder.model.engine import load_engine
+    from diffcoder.model.types import LoadOptions
 
-    engine = DiffusionEngine.from_path(path, device="cpu", quant="none")
+    engine = load_engine(path, LoadOptions(device="cpu", quant="none"))
     return {"edits": _edit_rows(engine), "infills": _infill_rows(engine)}
 
 

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from diffcoder.benchmarking.decode import PROMPT, suppress_special_rows
-from diffcoder.model.engine import DiffusionEngine
-from diffcoder.model.sampler import DecodeConfig
-from diffcoder.model.tiny_checkpoint import make_tiny_checkpoint
+from diffcoder.model.backend import encode_prompt
+from diffcoder.model.engine import load_engine
+from diffcoder.model.types import DecodeConfig, LoadOptions
+from diffcoder.testing.tiny_checkpoint import make_tiny_checkpoint
 
 WRONG_SHARES = (0.0, 0.01, 0.05, 0.10, 0.25, 0.50, 1.0)
 THRESHOLD = 0.95
@@ -51,10 +52,10 @@ def run_draft_benchmark(args: argparse.Namespace) -> int:
             Path(tmp) / "sharp", hidden=hidden, layers=layers, heads=8, kv_heads=4,
             head_scale=scale,
         )  # fmt: skip
-        engine = DiffusionEngine.from_path(path, device="cpu", quant="none", dtype="float32")
+        engine = load_engine(path, LoadOptions(device="cpu", quant="none", dtype="float32"))
     suppress_special_rows(engine)
     params = sum(p.numel() for p in engine.model.parameters()) / 1e6
-    prompt = engine.encode(PROMPT, chat=True)
+    prompt = encode_prompt(engine.tokenizer, PROMPT, chat=True)
     n = args.max_new_tokens
     fast = DecodeConfig(max_new_tokens=n, threshold=THRESHOLD)
     parity = DecodeConfig(max_new_tokens=n, threshold=THRESHOLD, mode="parity")

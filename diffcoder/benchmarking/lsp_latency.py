@@ -17,8 +17,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from diffcoder.lsp_client import LspClient, lsp_position
-from diffcoder.lsp_demo import EXAMPLE, TYPED, server_command
+from diffcoder.cli.lsp_demo import EXAMPLE, TYPED, server_command
+from diffcoder.lsp_server.client import LspClient, lsp_position
 
 INSTRUCTION = "Handle the empty list: return 0.0."
 WARMUP = 2  # first requests pay for lazy imports and allocator growth; not counted
@@ -118,7 +118,7 @@ def run_lsp_latency(args: argparse.Namespace) -> int:
     text = path.read_text(encoding="utf-8")
     repeats, budget = max(1, args.repeats), args.max_new_tokens
     with tempfile.TemporaryDirectory(prefix="diffcoder-bench-lsp-") as tmp:
-        from diffcoder.model.tiny_checkpoint import make_tiny_checkpoint
+        from diffcoder.testing.tiny_checkpoint import make_tiny_checkpoint
 
         model = make_tiny_checkpoint(Path(tmp) / "tiny", seed=0)
         # Few threads: a tiny model gains nothing from more, and spinning OpenMP workers on a

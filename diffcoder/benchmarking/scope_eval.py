@@ -18,7 +18,7 @@ from pathlib import Path
 from diffcoder.editing.parsing import parse_text
 from diffcoder.editing.regions import DEFAULT_BUDGET, choose_region
 from diffcoder.editing.syntax_scopes import collect_scopes
-from diffcoder.shared_data import default_editeval_path
+from diffcoder.testing.shared_data import default_editeval_path
 
 
 @dataclass(frozen=True)

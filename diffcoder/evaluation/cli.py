@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from diffcoder.cli_options import add_load_options, load_engine, threshold_value
+from diffcoder.cli.options import add_load_options, backend_from_args, threshold_value
 from diffcoder.evaluation.datasets import (
     EDIT_FORMATS,
     INSTRUCTION_KINDS,
@@ -159,7 +159,7 @@ def _run_edit(args: argparse.Namespace) -> int:
     )
     backend = open_backend(
         args.via,
-        lambda: load_engine(args),  # no --model: the embedded demo model
+        lambda: backend_from_args(args),  # no --model: the embedded demo model
         model=args.model,
         device=args.device,
         quant=args.quant,
@@ -189,7 +189,7 @@ def _run_infill(args: argparse.Namespace) -> int:
         result = check_infill_references(problems, limits, workers=args.workers)
         _emit(args, result, _references_lines(result, "gold middles", "empty middles"))
         return 0
-    engine = load_engine(args)
+    engine = backend_from_args(args)
     records = evaluate_infill(
         engine,
         problems,

@@ -12,7 +12,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import Any, Protocol, TextIO
 
 from diffcoder.evaluation.datasets import EditProblem, edit_program
@@ -69,12 +69,7 @@ class DirectBackend:
     def edit(
         self, text: str, instruction: str, target: EditTarget, *, temperature: float, seed: int
     ) -> EditOutcome:
-        from diffcoder.edit_pipeline import EditRequest, run_edit
-
-        def sampled(prompt_ids, config, **kwargs):
-            # EditRequest has no sampling knobs; the pipeline lets the decoding call be swapped.
-            config = replace(config, temperature=temperature, seed=seed)
-            return self.engine.generate(prompt_ids, config, **kwargs)
+        from diffcoder.editing.edit_pipeline import EditRequest, run_edit
 
         request = EditRequest(
             text=text,
@@ -83,9 +78,11 @@ class DirectBackend:
             path=self.path,
             selection=target.selection,
             cursor=target.cursor,
+            temperature=temperature,
+            seed=seed,
         )
         start = time.perf_counter()
-        result = run_edit(self.engine, request, generate=sampled)
+        result = run_edit(self.engine, request)
         seconds = time.perf_counter() - start
         generation = result.generation
         return EditOutcome(

@@ -22,7 +22,7 @@ def generate_middle(
     """The model's middle for one problem, and its decoding figures: the same FIM path and
     trimming as the editor's inline completion (`run_infill`), so what is scored is what a user
     would be offered."""
-    from diffcoder.infill_pipeline import run_infill
+    from diffcoder.editing.infill_pipeline import run_infill
 
     start = time.perf_counter()
     result = run_infill(

@@ -4,8 +4,8 @@
 as an LSP client would, waits until `diffcoder/status` says the model is ready, and then for each
 problem opens `program.py`, runs `workspace/executeCommand diffcoder.edit` with `apply: false`,
 applies the returned `WorkspaceEdit` itself and closes the document. The weights load only in the
-server. The synchronous client in `diffcoder.lsp_client` keeps the backend's interface the same
-as `DirectBackend`'s.
+server. The synchronous client in `diffcoder.lsp_server.client` keeps the backend's interface
+the same as `DirectBackend`'s.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from diffcoder.evaluation.edit_eval import BackendUnavailable, EditOutcome, EditTarget
-from diffcoder.lsp_client import LspClient, LspError, apply_workspace_edit, lsp_position
+from diffcoder.lsp_server.client import LspClient, LspError, apply_workspace_edit, lsp_position
 
 logger = logging.getLogger(__name__)
 EDIT_COMMAND = "diffcoder.edit"

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic.alias_generators import to_camel
 from pygls.exceptions import JsonRpcInvalidParams
 
-from diffcoder.edit_pipeline import EditRequest, EditResult, run_edit
+from diffcoder.editing.edit_pipeline import EditRequest, EditResult, run_edit
 from diffcoder.editing.prompts import PromptTooLongError
 from diffcoder.lsp_server.documents import (
     DocumentSnapshot,
@@ -26,7 +26,7 @@ from diffcoder.lsp_server.documents import (
     snapshot,
 )
 from diffcoder.lsp_server.model_host import ModelJob
-from diffcoder.lsp_server.progress import WorkDone
+from diffcoder.lsp_server.work_done import WorkDone
 
 if TYPE_CHECKING:
     from diffcoder.lsp_server.server import DiffCoderServer
@@ -181,9 +181,8 @@ class EditService:
             await progress.begin("preparing the prompt")
             if progress.token is not None:
                 self.tokens[progress.token] = key
-            generate = server.model.routed_generate(job)
             return await server.model.run(
-                run_edit, engine, request, on_step=on_step, cancel=job.cancelled, generate=generate
+                run_edit, engine, request, on_step=on_step, cancel=job.cancelled
             )
         except PromptTooLongError as error:
             raise RequestFailed(f"DiffCoder: the region does not fit the budget: {error}") from None

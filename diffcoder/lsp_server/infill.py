@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
-from diffcoder.infill_pipeline import run_infill
+from diffcoder.editing.infill_pipeline import run_infill
 from diffcoder.lsp_server.documents import DocumentSnapshot, snapshot
 from diffcoder.lsp_server.model_host import ModelJob
 
@@ -72,7 +72,6 @@ class InfillService:
                 budget=server.settings.context.max_tokens,
                 threshold=server.settings.edit.threshold,
                 cancel=job.cancelled,
-                generate=server.model.routed_generate(job),
             )
         except asyncio.CancelledError:
             job.cancel()

@@ -10,20 +10,18 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable
-from concurrent.futures import CancelledError, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal, TypeVar
 
 from diffcoder.lsp_server.documents import RequestFailed
 from diffcoder.lsp_server.settings import Settings
-from diffcoder.model.engine import DiffusionEngine
-from diffcoder.model.loading import ModelLoadError
-from diffcoder.model.sampler import DecodeConfig, GenerationResult, StepInfo
-from diffcoder.model.worker import GenerationJob, ModelWorker
+from diffcoder.model.backend import GenerationBackend
+from diffcoder.model.types import LoadOptions, ModelLoadError
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 # How to load an engine: the server's test hook (`create_server(engine_loader=...)`) replaces it.
-EngineLoader = Callable[[str, Settings], DiffusionEngine]
+EngineLoader = Callable[[str, Settings], GenerationBackend]
 State = Literal["unconfigured", "loading", "ready", "failed"]
 HOW_TO_SET = (
     "no model configured (started with --no-demo-model, or the embedded demo model is not "
@@ -33,8 +31,10 @@ HOW_TO_SET = (
 )
 
 
-def load_engine(path: str, settings: Settings) -> DiffusionEngine:
-    return DiffusionEngine.from_path(path, device=settings.device, quant=settings.quant)
+def load_engine(path: str, settings: Settings) -> GenerationBackend:
+    from diffcoder.model.engine import load_engine as load_local
+
+    return load_local(path, LoadOptions(device=settings.device, quant=settings.quant))
 
 
 class ModelJob:
@@ -43,20 +43,9 @@ class ModelJob:
     def __init__(self, uri: str | None = None) -> None:
         self.uri = uri
         self.cancelled = threading.Event()
-        self._lock = threading.Lock()
-        self._job: GenerationJob | None = None
-
-    def attach(self, job: GenerationJob) -> None:
-        with self._lock:
-            self._job = job
-            if self.cancelled.is_set():
-                job.cancel()
 
     def cancel(self) -> None:
-        with self._lock:
-            self.cancelled.set()
-            if self._job is not None:
-                self._job.cancel()
+        self.cancelled.set()
 
 
 class ModelHost:
@@ -65,11 +54,10 @@ class ModelHost:
         self.state: State = "unconfigured"
         self.reason = HOW_TO_SET
         self.path: str | None = None
-        self.engine: DiffusionEngine | None = None
-        self.worker: ModelWorker | None = None
-        # Prompt building and post-processing run here, one request at a time, so the tokenizer
-        # is never used from two threads at once and the event loop never does model-side work.
-        self.pipeline = ThreadPoolExecutor(max_workers=1, thread_name_prefix="diffcoder-pipeline")
+        self.engine: GenerationBackend | None = None
+        # The whole pipeline (prompt, decoding, post-processing) runs here, one request at a
+        # time, so the tokenizer and the model are never used from two threads at once.
+        self.pipeline = ThreadPoolExecutor(max_workers=1, thread_name_prefix="diffcoder-model")
         self._loaded: asyncio.Event | None = None
         self._loads = 0  # a load that finishes after a newer one started is dropped
 
@@ -89,7 +77,7 @@ class ModelHost:
     async def _load(self, this_load, loaded, path, settings, on_begin, on_end) -> None:
         if on_begin is not None:
             await on_begin(f"{path} ({settings.quant} on {settings.device})")
-        engine: DiffusionEngine | None = None
+        engine: GenerationBackend | None = None
         try:
             engine = await asyncio.to_thread(self.loader, path, settings)
         except (ModelLoadError, OSError, ValueError, RuntimeError, ImportError) as error:
@@ -106,14 +94,14 @@ class ModelHost:
             self.reason = f"the model at {path} could not be loaded: {failure}"
             logger.error("%s", self.reason)
         else:
-            self.engine, self.worker = engine, ModelWorker(engine)
-            self.state, self.reason = "ready", engine.describe()
+            self.engine = engine
+            self.state, self.reason = "ready", engine.describe().summary
             logger.info("model ready: %s", self.reason)
         loaded.set()
         if on_end is not None:
             on_end(self.reason)
 
-    async def acquire(self, wait_s: float) -> DiffusionEngine:
+    async def acquire(self, wait_s: float) -> GenerationBackend:
         """The engine, waiting up to `wait_s` for a load in progress; else RequestFailed."""
         if self.state == "loading" and self._loaded is not None:
             try:
@@ -126,36 +114,13 @@ class ModelHost:
             return self.engine
         raise RequestFailed(f"DiffCoder: {self.reason}")
 
-    def routed_generate(self, job: ModelJob) -> Callable[..., GenerationResult]:
-        """A `generate` for `run_edit` that decodes on the worker thread and honours `job`."""
-
-        def generate(
-            prompt_ids: list[int],
-            config: DecodeConfig,
-            *,
-            on_step: Callable[[StepInfo], None] | None = None,
-            cancel: Any = None,
-            draft_ids: list[int] | None = None,
-        ) -> GenerationResult:
-            assert self.worker is not None
-            worker_job = self.worker.submit(prompt_ids, config, on_step, draft_ids)
-            job.attach(worker_job)
-            try:
-                return worker_job.future.result()
-            except CancelledError:  # dropped before it started
-                return GenerationResult([], "", "cancelled", 0, len(prompt_ids), 0.0, 0.0)
-
-        return generate
-
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run model-side glue (`run_edit`, infill) on the pipeline thread."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.pipeline, lambda: fn(*args, **kwargs))
 
     def close_model(self) -> None:
-        if self.worker is not None:
-            self.worker.close()
-        self.engine = self.worker = None
+        self.engine = None
 
     def close(self) -> None:
         self.close_model()

@@ -23,8 +23,8 @@ from diffcoder.lsp_server.documents import RequestFailed
 from diffcoder.lsp_server.edits import EditService
 from diffcoder.lsp_server.infill import InfillService
 from diffcoder.lsp_server.model_host import EngineLoader, ModelHost, load_engine
-from diffcoder.lsp_server.progress import WorkDone
 from diffcoder.lsp_server.settings import Settings, parse_settings
+from diffcoder.lsp_server.work_done import WorkDone
 from diffcoder.model.embedded import DEMO_MODEL_DIR, demo_model_available
 
 logger = logging.getLogger(__name__)

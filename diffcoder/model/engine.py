@@ -1,6 +1,7 @@
-"""A loaded checkpoint ready to decode: prompt encoding, the sampler, and text decoding.
+"""The local engine: a loaded checkpoint behind the generation-backend interface.
 
-The CLI, the benchmarks and the worker thread all go through this one object.
+`load_engine` is the one way to load one; the CLI, the language server, the evaluation harness and
+the benchmarks all decode through `DiffusionEngine.generate` (see `diffcoder.model.backend`).
 """
 
 from __future__ import annotations
@@ -8,47 +9,51 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from diffcoder.model.backend import BackendInfo, PromptTokenizer
 from diffcoder.model.embedded import is_demo_model
 from diffcoder.model.loading import LoadedModel, load_model
 from diffcoder.model.runtime import BlockDiffusionLM
-from diffcoder.model.sampler import CancelFlag, DecodeConfig, GenerationResult, StepInfo, generate
+from diffcoder.model.sampler import generate
+from diffcoder.model.types import (
+    CancelFlag,
+    DecodeConfig,
+    GenerationResult,
+    LoadOptions,
+    SpecialIds,
+    StepInfo,
+)
 
 
 class DiffusionEngine:
+    """A `GenerationBackend` decoding on this machine's CPU or GPU, one request at a time."""
+
     def __init__(self, loaded: LoadedModel) -> None:
         self.loaded = loaded
         self.model = loaded.model
-        self.tokenizer = loaded.tokenizer
-        self.special = loaded.special
 
-    @classmethod
-    def from_path(cls, path: str | Path, **load_options) -> DiffusionEngine:
-        return cls(load_model(path, **load_options))
+    @property
+    def tokenizer(self) -> PromptTokenizer:
+        return self.loaded.tokenizer
 
-    def describe(self) -> str:
-        if is_demo_model(self.loaded.path):
-            return f"demo model: {self.loaded.reason}"
-        return self.loaded.reason
+    @property
+    def special(self) -> SpecialIds:
+        return self.loaded.special
 
-    def render_chat(self, messages: list[dict[str, str]]) -> str:
-        """The checkpoint's own chat template, rendered to text with the generation prompt."""
-        if not getattr(self.tokenizer, "chat_template", None):
-            raise ValueError(
-                f"{self.loaded.path} has no chat_template in tokenizer_config.json; "
-                "use a plain prompt (no --chat) or add the family's template"
-            )
-        return self.tokenizer.apply_chat_template(
-            messages, tokenize=False, add_generation_prompt=True
+    def describe(self) -> BackendInfo:
+        loaded = self.loaded
+        summary = loaded.reason
+        if is_demo_model(loaded.path):
+            summary = f"demo model: {summary}"
+        return BackendInfo(
+            summary=summary,
+            model=str(loaded.path),
+            device=str(loaded.device),
+            quant=loaded.quant,
+            dtype=str(loaded.dtype).removeprefix("torch."),
         )
 
-    def encode(self, text: str, *, chat: bool = False) -> list[int]:
-        """Token ids for `text`; special tokens are never added again (the template has them)."""
-        if chat:
-            text = self.render_chat([{"role": "user", "content": text}])
-        return self.tokenizer.encode(text, add_special_tokens=False)
-
     def decode(self, token_ids: list[int]) -> str:
-        return self.tokenizer.decode(
+        return self.loaded.tokenizer.decode(
             token_ids, skip_special_tokens=False, clean_up_tokenization_spaces=False
         )
 
@@ -57,9 +62,9 @@ class DiffusionEngine:
         prompt_ids: list[int],
         config: DecodeConfig,
         *,
+        draft_ids: list[int] | None = None,
         on_step: Callable[[StepInfo], None] | None = None,
         cancel: CancelFlag | None = None,
-        draft_ids: list[int] | None = None,
     ) -> GenerationResult:
         """Decode after `prompt_ids`; `draft_ids` (fast mode) are verified, never trusted."""
         lm = BlockDiffusionLM(self.model, config.block_length)
@@ -73,3 +78,17 @@ class DiffusionEngine:
             cancel=cancel,
             draft=draft_ids,
         )
+
+
+def load_engine(path: str | Path, options: LoadOptions | None = None) -> DiffusionEngine:
+    """Load the checkpoint at `path`; never executes code from it."""
+    options = options or LoadOptions()
+    return DiffusionEngine(
+        load_model(
+            path,
+            device=options.device,
+            quant=options.quant,
+            dtype=options.dtype,
+            special_overrides=options.special_overrides,
+        )
+    )

@@ -18,6 +18,8 @@ from typing import Any
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
+from diffcoder.model.types import ModelLoadError, SpecialIds
+
 logger = logging.getLogger(__name__)
 
 QUANTS = ("none", "8bit", "4bit")
@@ -32,25 +34,6 @@ MAX_PADDING_ROWS = 1024
 _NEXT_SMALLER = {"none": "8bit", "8bit": "4bit"}
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
 _DTYPES |= {str(v).removeprefix("torch."): v for v in list(_DTYPES.values())}
-
-
-class ModelLoadError(ValueError):
-    """A checkpoint or environment problem; the message says how to fix it."""
-
-
-@dataclass(frozen=True)
-class SpecialIds:
-    """Token ids the sampler and prompt builder need, read from the checkpoint's tokenizer."""
-
-    mask: int
-    eos: int
-    pad: int
-    bos: int | None
-    fim_prefix: int | None
-    fim_suffix: int | None
-    fim_middle: int | None
-    # Ids the sampler must never emit: added specials except EOS, plus the head's padding rows.
-    banned: frozenset[int]
 
 
 @dataclass

@@ -9,108 +9,27 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Literal, Protocol
 
 import torch
 
 from diffcoder.model.draft import DraftCursor, verify_draft
 from diffcoder.model.runtime import BlockDiffusionLM
 from diffcoder.model.selection import choose_tokens, select_commits, step_schedule
-
-Mode = Literal["parity", "fast"]
-FinishReason = Literal["eos", "stop", "length", "cancelled"]
-
-
-class SpecialTokens(Protocol):
-    mask: int
-    eos: int
-    banned: frozenset[int]
-
-
-class CancelFlag(Protocol):
-    def is_set(self) -> bool: ...
-
-
-@dataclass(frozen=True)
-class DecodeConfig:
-    """How to decode. `threshold=None` selects fixed mode (`steps_per_block` commits per block)."""
-
-    max_new_tokens: int = 256
-    block_length: int = 4
-    steps_per_block: int | None = None
-    threshold: float | None = 0.95
-    temperature: float = 0.0
-    mode: Mode = "fast"
-    stop_strings: tuple[str, ...] = ()
-    seed: int = 0
-    draft_window: int = 4  # blocks verified per forward at first; adapts between 1 and max
-    max_draft_window: int = 16
-
-    def __post_init__(self) -> None:
-        if self.mode not in ("parity", "fast"):
-            raise ValueError(f"mode must be 'parity' or 'fast', not {self.mode!r}")
-        if self.block_length < 1 or self.max_new_tokens < 1:
-            raise ValueError("block_length and max_new_tokens must be at least 1")
-        if self.steps_per_block is not None and self.steps_per_block < 1:
-            raise ValueError("steps_per_block must be at least 1")
-        if self.threshold is not None and not 0.0 < self.threshold <= 1.0:
-            raise ValueError(f"threshold must be in (0, 1] or None, not {self.threshold}")
-        if self.temperature < 0:
-            raise ValueError("temperature must be >= 0")
-        if not 1 <= self.draft_window <= self.max_draft_window:
-            raise ValueError("need 1 <= draft_window <= max_draft_window")
-        if self.mode == "parity":
-            if self.max_new_tokens % self.block_length:
-                raise ValueError(
-                    "parity mode needs max_new_tokens to be a multiple of block_length "
-                    f"({self.max_new_tokens} % {self.block_length} != 0); use --mode fast"
-                )
-            if self.stop_strings:
-                raise ValueError("parity mode stops only at EOS, as upstream; use --mode fast")
-
-    @property
-    def fixed_steps(self) -> int:
-        return self.steps_per_block or self.block_length
-
-    @property
-    def upstream_steps(self) -> int:
-        """Upstream's `steps` argument for the same schedule (fixed mode)."""
-        return self.fixed_steps * self.max_new_tokens // self.block_length
-
-
-@dataclass(frozen=True)
-class StepInfo:
-    """What one denoising step left behind (passed to the per-step callback)."""
-
-    step: int
-    block: int
-    committed: int
-    max_new_tokens: int
-    nfe: int
-
-
-@dataclass
-class GenerationResult:
-    token_ids: list[int]
-    text: str
-    finish_reason: FinishReason
-    nfe: int
-    prompt_tokens: int
-    prefill_seconds: float
-    decode_seconds: float
-    draft_accepted_tokens: int = 0
-
-    @property
-    def tokens_per_forward(self) -> float:
-        return len(self.token_ids) / self.nfe if self.nfe else 0.0
+from diffcoder.model.types import (
+    CancelFlag,
+    DecodeConfig,
+    FinishReason,
+    GenerationResult,
+    SpecialIds,
+    StepInfo,
+)
 
 
 def generate(
     lm: BlockDiffusionLM,
     prompt_ids: list[int],
     config: DecodeConfig,
-    special: SpecialTokens,
+    special: SpecialIds,
     *,
     decode: Callable[[list[int]], str] = lambda ids: "",
     on_step: Callable[[StepInfo], None] | None = None,
@@ -229,14 +148,14 @@ def generate(
         finish = "stop"
     decode_seconds = time.perf_counter() - prefilled
     return GenerationResult(
-        token_ids,
-        text,
-        finish or "length",
-        nfe,
-        prompt_len,
-        prefilled - started,
-        decode_seconds,
-        cursor.accepted_tokens if cursor is not None else 0,
+        token_ids=token_ids,
+        text=text,
+        finish_reason=finish or "length",
+        nfe=nfe,
+        prompt_tokens=prompt_len,
+        prefill_seconds=prefilled - started,
+        decode_seconds=decode_seconds,
+        draft_accepted_tokens=cursor.accepted_tokens if cursor is not None else 0,
     )
 
 

@@ -12,7 +12,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from diffcoder.model.engine import DiffusionEngine
-from diffcoder.model.sampler import DecodeConfig, GenerationResult, StepInfo
+from diffcoder.model.types import DecodeConfig, GenerationResult, StepInfo
 
 
 @dataclass(eq=False)

@@ -17,7 +17,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-from diffcoder.model import tiny_checkpoint as layout
+from diffcoder.testing import tiny_checkpoint as layout
 from diffcoder.training.config import BLOCK_LENGTH, TrainConfig
 from diffcoder.training.corpus import Corpus, load_corpus
 from diffcoder.training.objective import (

@@ -5,7 +5,7 @@ Counts are deterministic; timings are printed by the benchmark, never asserted h
 
 from __future__ import annotations
 
-from diffcoder.cli import main
+from diffcoder.cli.main import main
 
 
 def test_quick_decode_benchmark_writes_table_and_plot(tmp_path, capsys):

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from diffcoder.cli import main
-from diffcoder.model.tiny_checkpoint import make_tiny_checkpoint
+from diffcoder.cli.main import main
+from diffcoder.testing.tiny_checkpoint import make_tiny_checkpoint
 
 SOURCE = (
     "import math\n\n\ndef mean(xs):\n    return sum(xs) / len(xs)\n\n\ndef two():\n    return 2\n"

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from diffcoder.cli import main
-from diffcoder.model.tiny_checkpoint import make_tiny_checkpoint
+from diffcoder.cli.main import main
+from diffcoder.testing.tiny_checkpoint import make_tiny_checkpoint
 
 
 @pytest.fixture(scope="module")

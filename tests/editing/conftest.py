@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from diffcoder.model.tiny_checkpoint import make_tiny_checkpoint
-from diffcoder.shared_data import default_real_tokenizer
+from diffcoder.testing.shared_data import default_real_tokenizer
+from diffcoder.testing.tiny_checkpoint import make_tiny_checkpoint
 
 
 def _load(directory: Path):

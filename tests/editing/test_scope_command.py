@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from diffcoder.editing.scope_command import add_scope_parser, run_scope
+from diffcoder.cli.scope import add_scope_parser, run_scope
 from tests.editing.test_regions import FIXTURES
 
 
 def scope(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     try:
-        from diffcoder.cli import main  # once `scope` is wired into the CLI
+        from diffcoder.cli.main import main  # once `scope` is wired into the CLI
 
         code = main(["scope", *argv])
     except SystemExit as exit_:  # argparse errors, or a CLI without `scope` yet

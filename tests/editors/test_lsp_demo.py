@@ -7,8 +7,8 @@ from __future__ import annotations
 import argparse
 import re
 
-from diffcoder.lsp_client import apply_workspace_edit, lsp_position
-from diffcoder.lsp_demo import run_lsp_demo
+from diffcoder.cli.lsp_demo import run_lsp_demo
+from diffcoder.lsp_server.client import apply_workspace_edit, lsp_position
 
 
 def test_demo_runs_end_to_end(capsys):

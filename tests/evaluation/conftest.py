@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from diffcoder.model.tiny_checkpoint import make_tiny_checkpoint
-from diffcoder.shared_data import default_editeval_path, default_shared_dir
+from diffcoder.testing.shared_data import default_editeval_path, default_shared_dir
+from diffcoder.testing.tiny_checkpoint import make_tiny_checkpoint
 
 DATA = Path(__file__).parent / "data"
 

@@ -89,9 +89,10 @@ def test_lsp_backend_without_a_model_serves_the_demo_model_and_never_loads_in_pr
 
 
 def test_direct_backend_runs_the_edit_pipeline(eval_ckpt, canitedit_rows):
-    from diffcoder.model.engine import DiffusionEngine
+    from diffcoder.model.engine import load_engine
+    from diffcoder.model.types import LoadOptions
 
-    backend = open_backend("direct", lambda: DiffusionEngine.from_path(eval_ckpt, device="cpu"))
+    backend = open_backend("direct", lambda: load_engine(eval_ckpt, LoadOptions(device="cpu")))
     assert isinstance(backend, DirectBackend)
     problems = load_edit_problems(canitedit_rows, "canitedit", limit=1)
     (record,) = evaluate_edits(backend, problems, EvalSettings(scope="cursor"), log=None)

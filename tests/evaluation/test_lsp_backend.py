@@ -68,7 +68,8 @@ def test_cli_via_lsp_matches_direct_on_the_whole_file(
 
 
 def test_backend_matches_direct_at_the_cursor_and_the_server_goes(eval_ckpt, canitedit_rows):
-    from diffcoder.model.engine import DiffusionEngine
+    from diffcoder.model.engine import load_engine
+    from diffcoder.model.types import LoadOptions
 
     problems = load_edit_problems(canitedit_rows, "canitedit", limit=3)
     settings = EvalSettings(scope="cursor")
@@ -80,7 +81,7 @@ def test_backend_matches_direct_at_the_cursor_and_the_server_goes(eval_ckpt, can
         backend.close()
     assert_gone(backend)
     backend.close()  # idempotent
-    direct = DirectBackend(DiffusionEngine.from_path(eval_ckpt, device="cpu"))
+    direct = DirectBackend(load_engine(eval_ckpt, LoadOptions(device="cpu")))
     via_direct = evaluate_edits(direct, problems, settings, log=None)
     assert compared(via_lsp) == compared(via_direct)
     kinds = {"function", "method", "class", "statements", "file", "lines"}

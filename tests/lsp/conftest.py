@@ -16,7 +16,7 @@ from typing import Any
 from lsprotocol import types
 from pytest_lsp import LanguageClient, client_capabilities
 
-from diffcoder.model.tiny_checkpoint import make_tiny_checkpoint
+from diffcoder.testing.tiny_checkpoint import make_tiny_checkpoint
 
 HERE = Path(__file__).parent
 # Written at import: pytest-lsp fixtures need the server command when the module is collected.

@@ -14,7 +14,7 @@ from diffcoder.lsp_server.__main__ import main
 from diffcoder.lsp_server.settings import Settings
 from diffcoder.model.engine import DiffusionEngine
 from diffcoder.model.loading import load_model
-from diffcoder.model.sampler import DecodeConfig, GenerationResult, StepInfo
+from diffcoder.model.types import DecodeConfig, GenerationResult, StepInfo
 
 INFILL_ANSWER = "return 42\n"
 STEPS = 20

@@ -13,7 +13,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from diffcoder.lsp_client import apply_text_edits
+from diffcoder.lsp_server.client import apply_text_edits
 from tests.lsp.conftest import (
     SERVER_ENV,
     SOURCE,

@@ -10,7 +10,7 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
-from diffcoder.lsp_client import apply_text_edits
+from diffcoder.lsp_server.client import apply_text_edits
 from tests.lsp.conftest import (
     SERVER_ENV,
     SOURCE,

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from diffcoder.infill_pipeline import trim_middle
+from diffcoder.editing.infill_pipeline import trim_middle
 from diffcoder.lsp_server.documents import RequestFailed
 from diffcoder.lsp_server.server import guarded
 from diffcoder.lsp_server.settings import DEFAULT_INSTRUCTIONS, parse_settings

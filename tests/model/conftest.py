@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from diffcoder.model.tiny_checkpoint import make_tiny_checkpoint
-from diffcoder.shared_data import default_shared_dir
+from diffcoder.testing.shared_data import default_shared_dir
+from diffcoder.testing.tiny_checkpoint import make_tiny_checkpoint
 
 
 @pytest.fixture(scope="session")

@@ -7,15 +7,16 @@ import json
 
 import pytest
 
-from diffcoder.infill_pipeline import run_infill
+from diffcoder.editing.infill_pipeline import run_infill
+from diffcoder.model.backend import encode_prompt
 from diffcoder.model.embedded import DEMO_MODEL_DIR, demo_model_path, is_demo_model
-from diffcoder.model.engine import DiffusionEngine
-from diffcoder.model.sampler import DecodeConfig
+from diffcoder.model.engine import DiffusionEngine, load_engine
+from diffcoder.model.types import DecodeConfig, LoadOptions
 
 
 @pytest.fixture(scope="module")
 def engine() -> DiffusionEngine:
-    return DiffusionEngine.from_path(demo_model_path(), device="cpu", quant="none")
+    return load_engine(demo_model_path(), LoadOptions(device="cpu", quant="none"))
 
 
 def test_it_is_a_stable_diffcoder_shaped_checkpoint(engine):
@@ -29,7 +30,7 @@ def test_it_is_a_stable_diffcoder_shaped_checkpoint(engine):
         ["<[fim-prefix]>", "<[fim-suffix]>", "<[fim-middle]>"]
     )
     assert fim == [124, 125, 126]
-    assert is_demo_model(DEMO_MODEL_DIR) and engine.describe().startswith("demo model")
+    assert is_demo_model(DEMO_MODEL_DIR) and engine.describe().summary.startswith("demo model")
     size = sum(p.stat().st_size for p in DEMO_MODEL_DIR.iterdir())
     assert size < 20 * 2**20  # small enough to ship in the package
 
@@ -54,7 +55,7 @@ def test_obvious_infills(engine, before, after, expected):
 
 
 def test_parity_and_fast_decoding_agree_on_a_real_model(engine):
-    prompt = engine.encode("import os\nimport sys\n\n\ndef main(argv):\n")
+    prompt = encode_prompt(engine.tokenizer, "import os\nimport sys\n\n\ndef main(argv):\n")
     fast = engine.generate(prompt, DecodeConfig(max_new_tokens=32, threshold=None, mode="fast"))
     parity = engine.generate(prompt, DecodeConfig(max_new_tokens=32, threshold=None, mode="parity"))
     assert fast.token_ids == parity.token_ids and fast.nfe < parity.nfe

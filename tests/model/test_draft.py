@@ -10,8 +10,9 @@ import torch
 
 from diffcoder.model.draft import DraftCursor, Verification, verification_mask, verify_draft
 from diffcoder.model.runtime import BlockDiffusionLM
-from diffcoder.model.sampler import DecodeConfig, generate
+from diffcoder.model.sampler import generate
 from diffcoder.model.selection import step_schedule
+from diffcoder.model.types import DecodeConfig
 from tests.model.fake_models import BiasedLM, Specials, avoid_specials, random_llama
 
 N = 48

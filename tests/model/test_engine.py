@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from diffcoder.model.engine import DiffusionEngine
-from diffcoder.model.sampler import DecodeConfig
-from diffcoder.model.tiny_checkpoint import make_tiny_checkpoint
+from diffcoder.model.backend import encode_prompt
+from diffcoder.model.engine import load_engine
+from diffcoder.model.types import DecodeConfig, LoadOptions
+from diffcoder.testing.tiny_checkpoint import make_tiny_checkpoint
 
 
 @pytest.mark.parametrize(("quant", "layer"), [("8bit", "Linear8bitLt"), ("4bit", "Linear4bit")])
 def test_decoding_runs_on_bitsandbytes_layers(tiny_ckpt, quant, layer):
-    engine = DiffusionEngine.from_path(tiny_ckpt, device="cpu", quant=quant)
+    engine = load_engine(tiny_ckpt, LoadOptions(device="cpu", quant=quant))
     assert type(engine.model.model.layers[0].mlp.up_proj).__name__ == layer
-    prompt = engine.encode("def add(a, b):", chat=True)
+    prompt = encode_prompt(engine.tokenizer, "def add(a, b):", chat=True)
     config = DecodeConfig(max_new_tokens=12, threshold=None)
     fast = engine.generate(prompt, config)
     assert fast.finish_reason in ("length", "eos") and fast.nfe >= 1
@@ -22,20 +23,20 @@ def test_decoding_runs_on_bitsandbytes_layers(tiny_ckpt, quant, layer):
 
 
 def test_sharpened_checkpoint_commits_whole_blocks(sharp_ckpt):
-    engine = DiffusionEngine.from_path(sharp_ckpt, device="cpu", quant="none", dtype="float32")
-    prompt = engine.encode("class Stack:", chat=True)
+    engine = load_engine(sharp_ckpt, LoadOptions(device="cpu", quant="none", dtype="float32"))
+    prompt = encode_prompt(engine.tokenizer, "class Stack:", chat=True)
     result = engine.generate(prompt, DecodeConfig(max_new_tokens=32, threshold=0.5))
     assert result.tokens_per_forward > 1.5
 
 
 def test_real_tokenizer_checkpoint_end_to_end(tmp_path, real_tokenizer_json):
     path = make_tiny_checkpoint(tmp_path / "real", vocab="real", real_tokenizer=real_tokenizer_json)
-    engine = DiffusionEngine.from_path(path, device="cpu", quant="none", dtype="float32")
+    engine = load_engine(path, LoadOptions(device="cpu", quant="none", dtype="float32"))
     special = engine.special
     assert (special.mask, special.eos, special.pad, special.bos) == (5, 2, 1, 0)
     assert (special.fim_prefix, special.fim_suffix, special.fim_middle) == (124, 125, 126)
     assert set(range(155121, 155136)) <= special.banned
-    ids = engine.encode("Add a docstring.", chat=True)
+    ids = encode_prompt(engine.tokenizer, "Add a docstring.", chat=True)
     # BOS user \n … EOS BOS assistant \n — no doubled BOS/EOS from encoding
     assert ids[0] == 0 and ids.count(0) == 2 and ids.count(2) == 1
     assert engine.decode(ids).endswith("<[begin▁of▁sentence]>assistant\n")

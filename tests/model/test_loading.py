@@ -74,7 +74,7 @@ def test_loads_tiny_checkpoint_on_cpu(tiny_ckpt: Path) -> None:
 
 
 def test_sharded_checkpoint_loads_the_same_weights(tmp_path: Path, tiny_ckpt: Path) -> None:
-    from diffcoder.model.tiny_checkpoint import make_tiny_checkpoint
+    from diffcoder.testing.tiny_checkpoint import make_tiny_checkpoint
 
     sharded = make_tiny_checkpoint(tmp_path / "sharded", shards=2)
     a = load_model(tiny_ckpt, "cpu", "none", "fp32").model.state_dict()

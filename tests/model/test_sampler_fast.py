@@ -6,7 +6,8 @@ import threading
 
 import pytest
 
-from diffcoder.model.sampler import DecodeConfig, generate
+from diffcoder.model.sampler import generate
+from diffcoder.model.types import DecodeConfig
 from tests.model.fake_models import (
     EOS,
     MASK,

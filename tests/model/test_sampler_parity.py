@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from diffcoder.model.sampler import DecodeConfig, generate
+from diffcoder.model.sampler import generate
+from diffcoder.model.types import DecodeConfig
 from tests.model.fake_models import (
     EOS,
     MASK,

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import torch
 
-from diffcoder.model.sampler import DecodeConfig, generate
+from diffcoder.model.sampler import generate
+from diffcoder.model.types import DecodeConfig
 from tests.model.fake_models import MASK, Specials
 
 VOCAB = 320

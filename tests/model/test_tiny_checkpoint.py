@@ -14,7 +14,7 @@ from safetensors.torch import load_file
 from tokenizers import Tokenizer
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-from diffcoder.model.tiny_checkpoint import make_tiny_checkpoint, special_token_strings
+from diffcoder.testing.tiny_checkpoint import make_tiny_checkpoint, special_token_strings
 
 PYTHON_SAMPLES = [
     "def add(a, b):\n    return a + b\n",

@@ -7,14 +7,15 @@ import threading
 
 import pytest
 
-from diffcoder.model.engine import DiffusionEngine
-from diffcoder.model.sampler import DecodeConfig
+from diffcoder.model.backend import encode_prompt
+from diffcoder.model.engine import load_engine
+from diffcoder.model.types import DecodeConfig, LoadOptions
 from diffcoder.model.worker import ModelWorker
 
 
 @pytest.fixture(scope="module")
 def engine(tiny_ckpt):
-    return DiffusionEngine.from_path(tiny_ckpt, device="cpu", quant="none", dtype="float32")
+    return load_engine(tiny_ckpt, LoadOptions(device="cpu", quant="none", dtype="float32"))
 
 
 def test_requests_never_overlap(engine):
@@ -36,7 +37,7 @@ def test_requests_never_overlap(engine):
     engine.generate = guarded
     worker = ModelWorker(engine)
     try:
-        prompt = engine.encode("def add(a, b):")
+        prompt = encode_prompt(engine.tokenizer, "def add(a, b):")
         jobs = [worker.submit(prompt, DecodeConfig(max_new_tokens=16)) for _ in range(4)]
         results = [job.future.result(timeout=60) for job in jobs]
     finally:
@@ -56,7 +57,7 @@ def test_cancelling_the_await_stops_decoding(engine):
         started.set()
 
     async def scenario():
-        prompt = engine.encode("def add(a, b):")
+        prompt = encode_prompt(engine.tokenizer, "def add(a, b):")
         config = DecodeConfig(max_new_tokens=4096, threshold=None)
         task = asyncio.create_task(worker.generate(prompt, config, on_step))
         await asyncio.get_running_loop().run_in_executor(None, started.wait, 30)
@@ -85,7 +86,9 @@ def test_job_cancel_returns_cancelled_result(engine):
 
     try:
         job = worker.submit(
-            engine.encode("x = 1"), DecodeConfig(max_new_tokens=64, threshold=None), on_step
+            encode_prompt(engine.tokenizer, "x = 1"),
+            DecodeConfig(max_new_tokens=64, threshold=None),
+            on_step,
         )
         job_holder.append(job)
         submitted.set()
@@ -100,7 +103,7 @@ def test_close_stops_a_running_generation(engine):
     worker = ModelWorker(engine)
     started = threading.Event()
     job = worker.submit(
-        engine.encode("x"),
+        encode_prompt(engine.tokenizer, "x"),
         DecodeConfig(max_new_tokens=100_000, threshold=None),
         lambda info: started.set(),
     )

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from diffcoder.edit_pipeline import EditRequest, prepare_edit, run_edit
+from diffcoder.editing.edit_pipeline import EditRequest, prepare_edit, run_edit
 from diffcoder.editing.text_edits import apply_replacements
-from diffcoder.model.engine import DiffusionEngine
-from diffcoder.model.sampler import GenerationResult
-from diffcoder.model.tiny_checkpoint import make_tiny_checkpoint
+from diffcoder.model.engine import load_engine
+from diffcoder.model.types import LoadOptions
+from diffcoder.testing.scripted_backend import ScriptedBackend
+from diffcoder.testing.tiny_checkpoint import make_tiny_checkpoint
 
 SOURCE = """import math
 
@@ -25,7 +26,7 @@ def area(r):
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory):
     path = make_tiny_checkpoint(tmp_path_factory.mktemp("pipe") / "tiny", seed=4)
-    return DiffusionEngine.from_path(path, device="cpu", quant="none", dtype="float32")
+    return load_engine(path, LoadOptions(device="cpu", quant="none", dtype="float32"))
 
 
 def request(**overrides) -> EditRequest:
@@ -38,14 +39,9 @@ def request(**overrides) -> EditRequest:
     return EditRequest(**{**fields, **overrides})
 
 
-def scripted(text: str, finish: str = "stop"):
-    calls = []
-
-    def generate(prompt_ids, config, *, on_step=None, cancel=None, draft_ids=None):
-        calls.append({"config": config, "draft_ids": draft_ids})
-        return GenerationResult([1], text, finish, 1, len(prompt_ids), 0.0, 0.0)
-
-    return generate, calls
+def scripted(engine, text: str, finish: str = "stop") -> ScriptedBackend:
+    """The engine's own tokenizer, answering `text`."""
+    return ScriptedBackend(engine.tokenizer, engine.special, text, finish_reason=finish, steps=1)
 
 
 def test_region_is_the_function_at_the_cursor(engine):
@@ -58,8 +54,8 @@ def test_region_is_the_function_at_the_cursor(engine):
 
 def test_scripted_answer_becomes_minimal_replacements(engine):
     answer = "def mean(xs):\n    if not xs:\n        return 0.0\n    return sum(xs) / len(xs)\n```"
-    generate, calls = scripted(answer)
-    result = run_edit(engine, request(), generate=generate)
+    backend = scripted(engine, answer)
+    result = run_edit(backend, request())
     assert result.rejected is None
     assert result.new_text == SOURCE.replace(
         "def mean(xs):\n", "def mean(xs):\n    if not xs:\n        return 0.0\n"
@@ -67,31 +63,31 @@ def test_scripted_answer_becomes_minimal_replacements(engine):
     assert apply_replacements(SOURCE, result.replacements) == result.new_text
     assert len(result.replacements) == 1 and result.replacements[0].start > 0
     # the edit path hands the region's original text to the decoder as its draft
-    assert calls[0]["draft_ids"] == result.prompt.draft_ids
-    assert calls[0]["config"].stop_strings == result.prompt.stop_strings
+    assert backend.calls[0].draft_ids == result.prompt.draft_ids
+    assert backend.calls[0].config.stop_strings == result.prompt.stop_strings
 
 
 def test_syntax_errors_are_rejected_unless_allowed(engine):
     broken = "def mean(xs:\n    return sum(xs) / len(xs)\n"
-    generate, _ = scripted(broken)
-    rejected = run_edit(engine, request(), generate=generate)
+    backend = scripted(engine, broken)
+    rejected = run_edit(backend, request())
     assert rejected.rejected and "syntax" in rejected.rejected
     assert rejected.replacements == [] and rejected.new_text == SOURCE
-    allowed = run_edit(engine, request(reject_syntax_errors=False), generate=generate)
+    allowed = run_edit(backend, request(reject_syntax_errors=False))
     assert allowed.rejected is None and "def mean(xs:" in allowed.new_text
 
 
 @pytest.mark.parametrize("finish", ["length", "cancelled"])
 def test_unfinished_answers_change_nothing(engine, finish):
-    generate, _ = scripted("def mean(xs):\n    if not", finish)
-    result = run_edit(engine, request(), generate=generate)
+    backend = scripted(engine, "def mean(xs):\n    if not", finish)
+    result = run_edit(backend, request())
     assert result.rejected and result.replacements == [] and result.new_text == SOURCE
 
 
 def test_no_draft_when_disabled(engine):
-    generate, calls = scripted("def mean(xs):\n    return 0\n")
-    run_edit(engine, request(use_draft=False), generate=generate)
-    assert calls[0]["draft_ids"] is None
+    backend = scripted(engine, "def mean(xs):\n    return 0\n")
+    run_edit(backend, request(use_draft=False))
+    assert backend.calls[0].draft_ids is None
 
 
 def test_real_decoding_is_the_same_with_and_without_the_draft(engine):
@@ -103,7 +99,13 @@ def test_real_decoding_is_the_same_with_and_without_the_draft(engine):
 
 
 def test_max_new_tokens_caps_the_region_budget(engine):
-    generate, calls = scripted("def mean(xs):\n    if not", finish="length")
-    result = run_edit(engine, request(max_new_tokens=5), generate=generate)
-    assert calls[0]["config"].max_new_tokens == 5 < result.prompt.max_new_tokens
+    backend = scripted(engine, "def mean(xs):\n    if not", finish="length")
+    result = run_edit(backend, request(max_new_tokens=5))
+    assert backend.calls[0].config.max_new_tokens == 5 < result.prompt.max_new_tokens
     assert result.rejected == "the answer did not end within 5 tokens"
+
+
+def test_sampling_settings_reach_the_decoder(engine):
+    backend = scripted(engine, "def mean(xs):\n    return 0\n```")
+    run_edit(backend, request(temperature=0.4, seed=7))
+    assert (backend.calls[0].config.temperature, backend.calls[0].config.seed) == (0.4, 7)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from transformers import PreTrainedTokenizerFast
 
-from diffcoder.model.tiny_checkpoint import make_tiny_checkpoint
+from diffcoder.testing.tiny_checkpoint import make_tiny_checkpoint
 
 MODULE = '''"""A module."""
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import json
 
-from diffcoder.cli import main
-from diffcoder.model.engine import DiffusionEngine
-from diffcoder.model.sampler import DecodeConfig
+from diffcoder.cli.main import main
+from diffcoder.model.backend import encode_prompt
+from diffcoder.model.engine import load_engine
+from diffcoder.model.types import DecodeConfig, LoadOptions
 
 
 def test_train_writes_a_loadable_checkpoint(source_tree, tmp_path, capsys):
@@ -22,10 +23,12 @@ def test_train_writes_a_loadable_checkpoint(source_tree, tmp_path, capsys):
     assert summary["heldout"]["untrained"]["accuracy"] >= 0.0 and summary["parameters"] > 0
     assert summary["settings"]["steps"] == 4 and "out" not in summary["settings"]
     for path in (out, twin):
-        engine = DiffusionEngine.from_path(path, device="cpu", quant="none")
+        engine = load_engine(path, LoadOptions(device="cpu", quant="none"))
         special = engine.special
         assert (special.bos, special.pad, special.eos, special.mask) == (0, 1, 2, 5)
-        result = engine.generate(engine.encode("def f(x):\n"), DecodeConfig(max_new_tokens=8))
+        result = engine.generate(
+            encode_prompt(engine.tokenizer, "def f(x):\n"), DecodeConfig(max_new_tokens=8)
+        )
         assert len(result.token_ids) <= 8
 
 

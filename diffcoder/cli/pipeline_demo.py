@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import argparse
 
-from diffcoder.edit_pipeline import EditRequest, run_edit
+from diffcoder.editing.edit_pipeline import EditRequest, run_edit
+from diffcoder.model.backend import encode_prompt
 from diffcoder.model.embedded import model_or_demo
-from diffcoder.model.engine import DiffusionEngine
-from diffcoder.model.sampler import DecodeConfig
+from diffcoder.model.engine import load_engine
+from diffcoder.model.types import DecodeConfig, LoadOptions
 
 SAMPLE = """import math
 
@@ -29,8 +30,8 @@ INSTRUCTION = "Handle the empty list: return 0.0."
 
 def run_demo(args: argparse.Namespace) -> int:
     path = model_or_demo(getattr(args, "model", None), print)
-    engine = DiffusionEngine.from_path(path, device="cpu", quant="none")
-    print(f"Loaded: {engine.describe()}\n")
+    engine = load_engine(path, LoadOptions(device="cpu", quant="none"))
+    print(f"Loaded: {engine.describe().summary}\n")
 
     request = EditRequest(
         text=SAMPLE, instruction=INSTRUCTION, path="stats.py", cursor=SAMPLE.index("return sum")
@@ -52,7 +53,7 @@ def run_demo(args: argparse.Namespace) -> int:
     else:
         print("  new file:\n" + result.new_text)
 
-    prompt_ids = engine.encode(INSTRUCTION, chat=True)
+    prompt_ids = encode_prompt(engine.tokenizer, INSTRUCTION, chat=True)
     print("\nParity (upstream) vs fast decoding of a chat prompt, one token per step:")
     for mode in ("parity", "fast"):
         config = DecodeConfig(max_new_tokens=args.max_new_tokens, threshold=None, mode=mode)

@@ -1,7 +1,7 @@
 """The instruction-edit pipeline: region, prompt, decoding with the region as draft, output, diff.
 
-Glue between `diffcoder.editing` (pure text work) and `diffcoder.model` (decoding); the CLI's
-`diffcoder edit` and the language server both go through `run_edit`.
+Pure text work around one call of a `GenerationBackend`; the CLI's `diffcoder edit`, the language
+server and the evaluation harness all go through `run_edit`.
 """
 
 from __future__ import annotations
@@ -20,8 +20,14 @@ from diffcoder.editing.text_edits import (
     minimal_replacements,
     shift_replacements,
 )
-from diffcoder.model.engine import DiffusionEngine
-from diffcoder.model.sampler import CancelFlag, DecodeConfig, GenerationResult, StepInfo
+from diffcoder.model.backend import GenerationBackend, PromptTokenizer
+from diffcoder.model.types import (
+    DEFAULT_THRESHOLD,
+    CancelFlag,
+    DecodeConfig,
+    GenerationResult,
+    StepInfo,
+)
 
 # The region appears in the prompt once and may grow by half in the answer; context gets the rest.
 REGION_SHARE_OF_BUDGET = 1 / 4
@@ -37,7 +43,9 @@ class EditRequest:
     cursor: int | None = None
     reject_syntax_errors: bool = True
     use_draft: bool = True
-    threshold: float | None = 0.95
+    threshold: float | None = DEFAULT_THRESHOLD
+    temperature: float = 0.0
+    seed: int = 0
     budget: int = DEFAULT_BUDGET
     max_new_tokens: int | None = None  # a cap on the budget derived from the region's size
 
@@ -57,7 +65,9 @@ class EditResult:
         return self.generation.finish_reason
 
 
-def prepare_edit(tokenizer, request: EditRequest) -> tuple[str | None, Region, EditPrompt]:
+def prepare_edit(
+    tokenizer: PromptTokenizer, request: EditRequest
+) -> tuple[str | None, Region, EditPrompt]:
     """Language, region and prompt for a request (no model involved)."""
     language = detect_language(request.language, request.path)
 
@@ -106,34 +116,52 @@ def finish_edit(
 
 
 def run_edit(
-    engine: DiffusionEngine,
+    backend: GenerationBackend,
     request: EditRequest,
     *,
     on_step: Callable[[StepInfo], None] | None = None,
     cancel: CancelFlag | None = None,
-    generate: Callable[..., GenerationResult] | None = None,
 ) -> EditResult:
-    """The whole edit; `generate` may route decoding elsewhere (the model worker thread)."""
-    language, region, prompt = prepare_edit(engine.tokenizer, request)
+    """The whole edit, decoding once on `backend` (this thread waits for it)."""
+    language, region, prompt = prepare_edit(backend.tokenizer, request)
     limit = prompt.max_new_tokens
     if request.max_new_tokens is not None:
         limit = min(limit, request.max_new_tokens)
     config = DecodeConfig(
         max_new_tokens=limit,
         threshold=request.threshold,
+        temperature=request.temperature,
+        seed=request.seed,
         stop_strings=prompt.stop_strings,
     )
-    draft_ids = prompt.draft_ids if request.use_draft else None
-    generation = (generate or engine.generate)(
-        prompt.prompt_ids, config, on_step=on_step, cancel=cancel, draft_ids=draft_ids
+    generation = backend.generate(
+        prompt.prompt_ids,
+        config,
+        draft_ids=prompt.draft_ids if request.use_draft else None,
+        on_step=on_step,
+        cancel=cancel,
     )
     unfinished = {
         "cancelled": "cancelled",
         "length": f"the answer did not end within {config.max_new_tokens} tokens",
     }.get(generation.finish_reason)
     if unfinished is not None:
-        original = prompt.region.original_text
-        return EditResult(region, prompt, generation, original, [], request.text, unfinished)
+        return EditResult(
+            region=region,
+            prompt=prompt,
+            generation=generation,
+            new_region_text=prompt.region.original_text,
+            replacements=[],
+            new_text=request.text,
+            rejected=unfinished,
+        )
     new_region, replacements, rejected = finish_edit(request, language, prompt, generation.text)
-    new_text = apply_replacements(request.text, replacements)
-    return EditResult(region, prompt, generation, new_region, replacements, new_text, rejected)
+    return EditResult(
+        region=region,
+        prompt=prompt,
+        generation=generation,
+        new_region_text=new_region,
+        replacements=replacements,
+        new_text=apply_replacements(request.text, replacements),
+        rejected=rejected,
+    )

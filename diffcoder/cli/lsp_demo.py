@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from diffcoder.editing.positions import position_to_offset
-from diffcoder.lsp_client import LspClient, LspError, apply_workspace_edit, lsp_position
+from diffcoder.lsp_server.client import LspClient, LspError, apply_workspace_edit, lsp_position
 from diffcoder.model.embedded import DEMO_MODEL_NOTE
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "stats.py"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "stats.py"
 INSTRUCTION = "Handle the empty list: return 0.0."
 CURSOR_IN = "return sum(xs)"  # the edit's cursor: inside `mean`
 # What the user "types" before asking for an inline completion (the cursor ends after it).

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from diffcoder.model.sampler import StepInfo
+from diffcoder.model.types import StepInfo
 
 
 class StepPrinter:

@@ -14,7 +14,7 @@ def default_shared_dir() -> Path:
     env = os.environ.get("DIFFCODER_SHARED_DIR")
     if env:
         return Path(env)
-    return (Path(__file__).resolve().parents[1] / ".." / "shared").resolve()
+    return (Path(__file__).resolve().parents[2] / ".." / "shared").resolve()
 
 
 def default_real_tokenizer() -> Path:

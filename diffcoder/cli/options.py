@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from diffcoder.model.backend import GenerationBackend
 from diffcoder.model.embedded import model_or_demo
+from diffcoder.model.types import LoadOptions
 
 
 def threshold_value(value: str) -> float | None:
@@ -39,20 +41,17 @@ def add_load_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--eos-id", type=int, default=None, help="override the EOS token id")
 
 
-def load_engine(args: argparse.Namespace):
+def backend_from_args(args: argparse.Namespace) -> GenerationBackend:
     """The checkpoint named by --model (else the embedded demo model) with the load options,
     reporting progress on stderr."""
-    from diffcoder.model.engine import DiffusionEngine
+    from diffcoder.model.engine import load_engine
 
     overrides = {k: v for k, v in (("mask", args.mask_id), ("eos", args.eos_id)) if v is not None}
+    options = LoadOptions(
+        device=args.device, quant=args.quant, dtype=args.dtype, special_overrides=overrides or None
+    )
     model = model_or_demo(args.model, lambda note: print(note, file=sys.stderr))
     print(f"Loading {model} …", file=sys.stderr)
-    engine = DiffusionEngine.from_path(
-        model,
-        device=args.device,
-        quant=args.quant,
-        dtype=args.dtype,
-        special_overrides=overrides or None,
-    )
-    print(engine.describe(), file=sys.stderr)
-    return engine
+    backend = load_engine(model, options)
+    print(backend.describe().summary, file=sys.stderr)
+    return backend

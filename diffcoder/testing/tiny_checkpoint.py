@@ -25,7 +25,7 @@ from tokenizers import (
     trainers,
 )
 
-from diffcoder.shared_data import default_real_tokenizer
+from diffcoder.testing.shared_data import default_real_tokenizer
 
 _SMALL_TOKENIZER_TARGET = 1000
 _ROW_MULTIPLE = 64

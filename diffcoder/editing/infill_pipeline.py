@@ -1,7 +1,7 @@
 """Fill-in-the-middle at a cursor: FIM prompt, decoding, and trimming the middle to a sensible stop.
 
-Glue between `diffcoder.editing.prompts.build_fim_prompt` and the model; the language server's
-inline completion goes through `run_infill`.
+Pure text work around one call of a `GenerationBackend`; the language server's inline completion
+and `diffcoder eval infill` go through `run_infill`.
 """
 
 from __future__ import annotations
@@ -10,8 +10,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from diffcoder.editing.prompts import DEFAULT_BUDGET, FimPrompt, build_fim_prompt
-from diffcoder.model.engine import DiffusionEngine
-from diffcoder.model.sampler import CancelFlag, DecodeConfig, GenerationResult, StepInfo
+from diffcoder.model.backend import GenerationBackend
+from diffcoder.model.types import (
+    DEFAULT_THRESHOLD,
+    CancelFlag,
+    DecodeConfig,
+    GenerationResult,
+    StepInfo,
+)
 
 
 @dataclass
@@ -45,28 +51,26 @@ def trim_middle(middle: str, suffix: str, line_head: str = "") -> str:
 
 
 def run_infill(
-    engine: DiffusionEngine,
+    backend: GenerationBackend,
     text: str,
     cursor: int,
     *,
     max_new_tokens: int = 64,
     budget: int = DEFAULT_BUDGET,
-    threshold: float | None = 0.95,
+    threshold: float | None = DEFAULT_THRESHOLD,
     on_step: Callable[[StepInfo], None] | None = None,
     cancel: CancelFlag | None = None,
-    generate: Callable[..., GenerationResult] | None = None,
 ) -> InfillResult:
+    """The text to insert at `cursor`, decoding once on `backend` (this thread waits for it)."""
     prompt = build_fim_prompt(
-        engine.tokenizer, text=text, cursor=cursor, budget=budget, max_new_tokens=max_new_tokens
+        backend.tokenizer, text=text, cursor=cursor, budget=budget, max_new_tokens=max_new_tokens
     )
     config = DecodeConfig(max_new_tokens=prompt.max_new_tokens, threshold=threshold)
-    generation = (generate or engine.generate)(
-        prompt.prompt_ids, config, on_step=on_step, cancel=cancel, draft_ids=None
-    )
+    generation = backend.generate(prompt.prompt_ids, config, on_step=on_step, cancel=cancel)
     if generation.finish_reason == "cancelled":
-        return InfillResult(prompt, generation, "")
+        return InfillResult(prompt=prompt, generation=generation, text="")
     line_head = prompt.prefix.rpartition("\n")[2]
     middle = trim_middle(generation.text, prompt.suffix, line_head)
     if prompt.newline != "\n":
         middle = middle.replace("\n", prompt.newline)
-    return InfillResult(prompt, generation, middle)
+    return InfillResult(prompt=prompt, generation=generation, text=middle)

@@ -15,9 +15,9 @@ from diffcoder.benchmarking.all import add_all_arguments, run_all_benchmarks
 from diffcoder.benchmarking.demo_model import add_demo_model_arguments, run_demo_model_report
 from diffcoder.benchmarking.lsp_latency import add_lsp_latency_arguments
 from diffcoder.benchmarking.scope_eval import add_scope_eval_arguments, run_scope_eval
-from diffcoder.cli_options import add_load_options, load_engine, threshold_value, token_ids
-from diffcoder.edit_command import add_edit_parser, run_edit_command
-from diffcoder.editing.scope_command import add_scope_parser, run_scope
+from diffcoder.cli.edit import add_edit_parser, run_edit_command
+from diffcoder.cli.options import add_load_options, backend_from_args, threshold_value, token_ids
+from diffcoder.cli.scope import add_scope_parser, run_scope
 from diffcoder.evaluation.cli import add_eval_parser, run_eval
 from diffcoder.training.cli import add_train_parser, run_train
 
@@ -111,8 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    from diffcoder.model.sampler import DecodeConfig
-    from diffcoder.progress import StepPrinter
+    from diffcoder.cli.progress import StepPrinter
+    from diffcoder.model.backend import encode_prompt
+    from diffcoder.model.types import DecodeConfig
 
     config = DecodeConfig(
         max_new_tokens=args.max_new_tokens,
@@ -124,14 +125,14 @@ def run_generate(args: argparse.Namespace) -> int:
         stop_strings=tuple(args.stop),
         seed=args.seed,
     )
-    engine = load_engine(args)
+    engine = backend_from_args(args)
     prompt = args.prompt if args.prompt is not None else args.prompt_file.read_text("utf-8")
-    prompt_ids = engine.encode(prompt, chat=args.chat)
+    prompt_ids = encode_prompt(engine.tokenizer, prompt, chat=args.chat)
     draft_ids = args.draft_ids
     if args.draft_file is not None:
-        draft_ids = engine.encode(args.draft_file.read_text("utf-8"))
+        draft_ids = encode_prompt(engine.tokenizer, args.draft_file.read_text("utf-8"))
     with StepPrinter(sys.stderr, enabled=not args.json) as printer:
-        result = engine.generate(prompt_ids, config, on_step=printer, draft_ids=draft_ids)
+        result = engine.generate(prompt_ids, config, draft_ids=draft_ids, on_step=printer)
     if args.json:
         print(json.dumps(result_json(result, engine, config)))
     else:
@@ -140,22 +141,17 @@ def run_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def result_json(result, engine, config) -> dict:
+def result_json(result, backend, config) -> dict:
+    info = backend.describe()
     return {
         "token_ids": result.token_ids,
         "text": result.text,
-        "finish_reason": result.finish_reason,
-        "nfe": result.nfe,
-        "tokens_per_forward": round(result.tokens_per_forward, 4),
-        "prompt_tokens": result.prompt_tokens,
-        "draft_accepted_tokens": result.draft_accepted_tokens,
-        "prefill_seconds": round(result.prefill_seconds, 6),
-        "decode_seconds": round(result.decode_seconds, 6),
+        **result.stats(),
         "mode": config.mode,
         "threshold": config.threshold,
-        "device": str(engine.loaded.device),
-        "quant": engine.loaded.quant,
-        "dtype": str(engine.loaded.dtype).removeprefix("torch."),
+        "device": info.device,
+        "quant": info.quant,
+        "dtype": info.dtype,
     }
 
 
@@ -168,7 +164,7 @@ def summary_line(result) -> str:
 
 
 def run_make_tiny(args: argparse.Namespace) -> int:
-    from diffcoder.model.tiny_checkpoint import make_tiny_checkpoint
+    from diffcoder.testing.tiny_checkpoint import make_tiny_checkpoint
 
     out = make_tiny_checkpoint(
         args.out,
@@ -220,11 +216,11 @@ def main(argv: list[str] | None = None) -> int:
 
             return run_lsp_latency(args)
         if args.command == "demo" and args.pipeline:
-            from diffcoder.demo import run_demo
+            from diffcoder.cli.pipeline_demo import run_demo
 
             return run_demo(args)
         if args.command == "demo":
-            from diffcoder.lsp_demo import run_lsp_demo
+            from diffcoder.cli.lsp_demo import run_lsp_demo
 
             return run_lsp_demo(args)
     except (ValueError, FileNotFoundError) as error:

@@ -12,8 +12,8 @@ import json
 import sys
 from pathlib import Path
 
-from diffcoder.cli_options import add_load_options, load_engine, threshold_value
-from diffcoder.editing.scope_command import (
+from diffcoder.cli.options import add_load_options, backend_from_args, threshold_value
+from diffcoder.cli.scope import (
     PositionError,
     add_position_arguments,
     read_source,
@@ -44,7 +44,7 @@ def add_edit_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_edit_command(args: argparse.Namespace) -> int:
-    from diffcoder.edit_pipeline import EditRequest, run_edit
+    from diffcoder.editing.edit_pipeline import EditRequest, run_edit
 
     try:
         text = read_source(args.file)
@@ -52,7 +52,7 @@ def run_edit_command(args: argparse.Namespace) -> int:
     except (OSError, UnicodeDecodeError, PositionError) as error:
         print(f"diffcoder edit: cannot use {args.file}: {error}", file=sys.stderr)
         return 2
-    engine = load_engine(args)
+    engine = backend_from_args(args)
     request = EditRequest(
         text=text,
         instruction=args.instruction,

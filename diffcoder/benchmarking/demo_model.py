@@ -119,9 +119,9 @@ def _edit_rows(engine) -> list[dict]:
         result = run_edit(engine, request)
         rows.append({
             "instruction": case.instruction,
-            "ok": not result.rejected and result.new_text == case.expected,
-            "answer": result.new_region_text if not result.rejected else None,
-            "rejected": result.rejected,
+            "ok": result.proposed and result.new_text == case.expected,
+            "answer": result.new_region_text if result.proposed else None,
+            "rejected": None if result.proposed else result.detail,
             "region": case.text[result.region.start : result.region.end],
             "forwards": result.generation.nfe,
             "draft_accepted": result.generation.draft_accepted_tokens,

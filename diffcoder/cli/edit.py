@@ -76,7 +76,7 @@ def run_edit_command(args: argparse.Namespace) -> int:
     if args.json:
         payload = {
             "region": region_json(result.region, text, request.language),
-            "rejected": result.rejected,
+            "rejected": None if result.proposed else result.detail,
             "replacements": [r._asdict() for r in result.replacements],
             "new_text": result.new_text,
             **stats,
@@ -91,8 +91,8 @@ def run_edit_command(args: argparse.Namespace) -> int:
             f"b/{args.file.name}",
         )
         sys.stdout.writelines(diff)
-        verdict = f"rejected: {result.rejected}" if result.rejected else "kept"
+        verdict = "kept" if result.proposed else f"rejected: {result.detail}"
         print(f"[{verdict}] " + ", ".join(f"{k} {v}" for k, v in stats.items()), file=sys.stderr)
-    if args.write and not result.rejected and result.replacements:
+    if args.write and result.proposed and result.replacements:
         args.file.write_bytes(result.new_text.encode("utf-8"))
     return 0

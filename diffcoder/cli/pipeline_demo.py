@@ -48,8 +48,8 @@ def run_demo(args: argparse.Namespace) -> int:
     print(f"  region: {result.region.kind} — {result.region.reason}")
     budget = result.prompt.max_new_tokens
     print(f"  prompt: {len(result.prompt.prompt_ids)} tokens; answer budget {budget} tokens")
-    if result.rejected:
-        print(f"  not applied: {result.rejected}")
+    if not result.proposed:
+        print(f"  not applied: {result.detail}")
     else:
         print("  new file:\n" + result.new_text)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 from diffcoder.editing.languages import detect_language
 from diffcoder.editing.output import postprocess_edit
@@ -28,6 +29,10 @@ from diffcoder.model.types import (
     GenerationResult,
     StepInfo,
 )
+
+# How a pipeline edit ends: a proposal (possibly no change), refused (the answer adds syntax errors
+# or did not end), or cancelled. The language server adds applied, stale and failed.
+PipelineOutcome = Literal["proposed", "refused", "cancelled"]
 
 # The region appears in the prompt once and may grow by half in the answer; context gets the rest.
 REGION_SHARE_OF_BUDGET = 1 / 4
@@ -58,11 +63,16 @@ class EditResult:
     new_region_text: str
     replacements: list[Replacement]  # str offsets into the request's text
     new_text: str
-    rejected: str | None  # why the edit was not kept (then there are no replacements)
+    outcome: PipelineOutcome
+    detail: str | None = None  # why it was refused or cancelled (then there are no replacements)
 
     @property
     def finish_reason(self) -> str:
         return self.generation.finish_reason
+
+    @property
+    def proposed(self) -> bool:
+        return self.outcome == "proposed"
 
 
 def prepare_edit(
@@ -141,21 +151,20 @@ def run_edit(
         on_step=on_step,
         cancel=cancel,
     )
-    unfinished = {
-        "cancelled": "cancelled",
-        "length": f"the answer did not end within {config.max_new_tokens} tokens",
-    }.get(generation.finish_reason)
-    if unfinished is not None:
-        return EditResult(
-            region=region,
-            prompt=prompt,
-            generation=generation,
-            new_region_text=prompt.region.original_text,
-            replacements=[],
-            new_text=request.text,
-            rejected=unfinished,
-        )
-    new_region, replacements, rejected = finish_edit(request, language, prompt, generation.text)
+    unchanged = {
+        "region": region,
+        "prompt": prompt,
+        "generation": generation,
+        "new_region_text": prompt.region.original_text,
+        "replacements": [],
+        "new_text": request.text,
+    }
+    if generation.finish_reason == "cancelled":
+        return EditResult(**unchanged, outcome="cancelled", detail="cancelled")
+    if generation.finish_reason == "length":
+        detail = f"the answer did not end within {config.max_new_tokens} tokens"
+        return EditResult(**unchanged, outcome="refused", detail=detail)
+    new_region, replacements, refusal = finish_edit(request, language, prompt, generation.text)
     return EditResult(
         region=region,
         prompt=prompt,
@@ -163,5 +172,6 @@ def run_edit(
         new_region_text=new_region,
         replacements=replacements,
         new_text=apply_replacements(request.text, replacements),
-        rejected=rejected,
+        outcome="proposed" if refusal is None else "refused",
+        detail=refusal,
     )

@@ -87,7 +87,7 @@ class DirectBackend:
         generation = result.generation
         return EditOutcome(
             new_text=result.new_text,
-            rejected=result.rejected,
+            rejected=None if result.proposed else result.detail,
             finish_reason=generation.finish_reason,
             region_kind=result.region.kind,
             nfe=generation.nfe,

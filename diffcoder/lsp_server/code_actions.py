@@ -84,7 +84,7 @@ async def resolve_code_action(
     try:
         args = parse_edit_args(action.data)
         doc, result, _ = await server.edits.compute(args, key)
-        refusal = result.rejected or server.edits.refusal(doc, False)
+        refusal = result.detail if not result.proposed else server.edits.refusal(doc, False)
         if refusal is None and not result.replacements:
             refusal = "the model proposed no change"
     except JsonRpcException as error:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
@@ -136,8 +137,10 @@ class EditService:
             raise
         finally:
             self.jobs.pop(key, None)
-        if job.cancelled.is_set():
-            result.rejected = "cancelled"
+        if job.cancelled.is_set() and result.outcome != "cancelled":
+            result = replace(
+                result, outcome="cancelled", detail="cancelled", replacements=[], new_text=doc.text
+            )
         return doc, result, time.perf_counter() - started
 
     def _request(self, args: EditArgs, doc: DocumentSnapshot) -> EditRequest:
@@ -212,7 +215,9 @@ class EditService:
         written = result.new_region_text
         # A refused answer the model did write (syntax errors), for display only: never applied.
         proposal = (
-            written if result.rejected and written != result.prompt.region.original_text else None
+            written
+            if not result.proposed and written != result.prompt.region.original_text
+            else None
         )
         return {
             "applied": False,
@@ -224,9 +229,9 @@ class EditService:
                 "name": region.name,
             },
             "finishReason": result.finish_reason,
-            "rejected": result.rejected,
-            "cancelled": result.rejected == "cancelled",
-            "reason": result.rejected,
+            "rejected": None if result.proposed else result.detail,
+            "cancelled": result.outcome == "cancelled",
+            "reason": None if result.proposed else result.detail,
             "proposal": proposal,
             "version": doc.version,
             "stats": _stats(result, server_s),
@@ -249,7 +254,7 @@ class EditService:
         args = parse_edit_args(raw_args)
         doc, result, server_s = await self.compute(args, key)
         payload = self.result_json(doc, result, server_s)
-        if result.rejected:
+        if not result.proposed:
             return payload
         edit = self.workspace_edit(doc, result)
         payload["edit"] = _converter.unstructure(edit)
@@ -258,7 +263,7 @@ class EditService:
             return payload
         if not args.apply:
             return payload
-        refusal = self.refusal(doc, result.rejected == "cancelled")
+        refusal = self.refusal(doc, result.outcome == "cancelled")
         if refusal is not None:
             payload["reason"] = refusal
             return payload

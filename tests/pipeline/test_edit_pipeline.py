@@ -56,7 +56,7 @@ def test_scripted_answer_becomes_minimal_replacements(engine):
     answer = "def mean(xs):\n    if not xs:\n        return 0.0\n    return sum(xs) / len(xs)\n```"
     backend = scripted(engine, answer)
     result = run_edit(backend, request())
-    assert result.rejected is None
+    assert result.outcome == "proposed" and result.detail is None
     assert result.new_text == SOURCE.replace(
         "def mean(xs):\n", "def mean(xs):\n    if not xs:\n        return 0.0\n"
     )
@@ -71,17 +71,18 @@ def test_syntax_errors_are_rejected_unless_allowed(engine):
     broken = "def mean(xs:\n    return sum(xs) / len(xs)\n"
     backend = scripted(engine, broken)
     rejected = run_edit(backend, request())
-    assert rejected.rejected and "syntax" in rejected.rejected
+    assert rejected.outcome == "refused" and "syntax" in rejected.detail
     assert rejected.replacements == [] and rejected.new_text == SOURCE
     allowed = run_edit(backend, request(reject_syntax_errors=False))
-    assert allowed.rejected is None and "def mean(xs:" in allowed.new_text
+    assert allowed.proposed and "def mean(xs:" in allowed.new_text
 
 
 @pytest.mark.parametrize("finish", ["length", "cancelled"])
 def test_unfinished_answers_change_nothing(engine, finish):
     backend = scripted(engine, "def mean(xs):\n    if not", finish)
     result = run_edit(backend, request())
-    assert result.rejected and result.replacements == [] and result.new_text == SOURCE
+    assert result.outcome == {"length": "refused", "cancelled": finish}[finish]
+    assert result.detail and result.replacements == [] and result.new_text == SOURCE
 
 
 def test_no_draft_when_disabled(engine):
@@ -102,7 +103,7 @@ def test_max_new_tokens_caps_the_region_budget(engine):
     backend = scripted(engine, "def mean(xs):\n    if not", finish="length")
     result = run_edit(backend, request(max_new_tokens=5))
     assert backend.calls[0].config.max_new_tokens == 5 < result.prompt.max_new_tokens
-    assert result.rejected == "the answer did not end within 5 tokens"
+    assert result.detail == "the answer did not end within 5 tokens"
 
 
 def test_sampling_settings_reach_the_decoder(engine):

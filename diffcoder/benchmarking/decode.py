@@ -7,7 +7,6 @@ machine noise hits both alike.
 
 from __future__ import annotations
 
-import argparse
 import math
 import statistics
 import tempfile
@@ -16,9 +15,10 @@ from pathlib import Path
 
 import torch
 
+from diffcoder.benchmarking.settings import DecodeBenchSettings
 from diffcoder.model.backend import encode_prompt
 from diffcoder.model.engine import DiffusionEngine, load_engine
-from diffcoder.model.types import DecodeConfig, LoadOptions
+from diffcoder.model.types import DEFAULT_THRESHOLD, DecodeConfig, LoadOptions
 from diffcoder.testing.tiny_checkpoint import make_tiny_checkpoint
 
 PROMPT = "Add type hints:\n```python\ndef area(w, h):\n    return w * h\n```"
@@ -44,7 +44,7 @@ CHECKPOINTS = [
     CheckpointSpec("small", 512, 10, 8, 4),
     CheckpointSpec("small, sharpened", 512, 10, 8, 4, sharpened=True),
 ]
-RULES = {"one token/step": None, "threshold 0.95": 0.95}
+RULES = {"one token/step": None, f"threshold {DEFAULT_THRESHOLD}": DEFAULT_THRESHOLD}
 
 
 def suppress_special_rows(engine: DiffusionEngine) -> None:
@@ -116,7 +116,16 @@ def bench_checkpoint(spec: CheckpointSpec, root: Path, max_new: int, repeats: in
         for mode, (tokens, nfe, seconds, ids) in measured.items():
             same = None if mode == "parity" else ids == parity_ids
             rows.append(
-                Row(name, rule, mode, tokens, nfe / tokens, tokens / nfe, seconds * 1000, same)
+                Row(
+                    checkpoint=name,
+                    rule=rule,
+                    mode=mode,
+                    tokens=tokens,
+                    nfe_per_token=nfe / tokens,
+                    tokens_per_forward=tokens / nfe,
+                    ms_per_token=seconds * 1000,
+                    same_tokens_as_parity=same,
+                )
             )
     return rows
 
@@ -168,26 +177,24 @@ def plot(rows: list[Row], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
-def run_decode_benchmark(args: argparse.Namespace) -> int:
-    specs = CHECKPOINTS[:2] if args.quick else CHECKPOINTS
+def run_decode_benchmark(settings: DecodeBenchSettings) -> int:
+    specs = CHECKPOINTS[:2] if settings.quick else CHECKPOINTS
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="diffcoder-bench-") as tmp:
         for spec in specs:
             print(f"benchmarking {spec.name} …", flush=True)
-            rows += bench_checkpoint(spec, Path(tmp), args.max_new_tokens, args.repeats)
+            rows += bench_checkpoint(spec, Path(tmp), settings.max_new_tokens, settings.repeats)
     table = markdown_table(rows)
     print(table)
-    if args.out is not None:
-        args.out.mkdir(parents=True, exist_ok=True)
-        command = (
-            f"diffcoder bench decode --max-new-tokens {args.max_new_tokens} "
-            f"--repeats {args.repeats}"
-        )
-        (args.out / "decode-benchmark.md").write_text(
-            f"# Decode benchmark: parity vs fast\n\nReproduce: `{command} --out docs`\n\n"
+    out = settings.out
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "decode-benchmark.md").write_text(
+            "# Decode benchmark: parity vs fast\n\n"
+            f"Reproduce: `{settings.command()} --out docs`\n\n"
             f"{table}\n\n![plot](decode-benchmark.png)\n",
             "utf-8",
         )
-        plot(rows, args.out / "decode-benchmark.png")
-        print(f"wrote {args.out / 'decode-benchmark.md'} and decode-benchmark.png")
+        plot(rows, out / "decode-benchmark.png")
+        print(f"wrote {out / 'decode-benchmark.md'} and decode-benchmark.png")
     return 0

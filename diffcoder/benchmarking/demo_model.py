@@ -8,10 +8,11 @@ outputs verbatim, with held-out masked-token accuracy measured on both checkpoin
 
 from __future__ import annotations
 
-import argparse
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from diffcoder.model.backend import GenerationBackend
 
 STATS = """import math
 
@@ -100,13 +101,7 @@ INFILLS = (
 )  # fmt: skip
 
 
-def add_demo_model_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", type=Path, default=None, help="default: the demo model")
-    parser.add_argument("--untrained", type=Path, default=None, help="its untrained twin")
-    parser.add_argument("--out", type=Path, default=None, help="write demo-model-examples.md")
-
-
-def _edit_rows(engine) -> list[dict]:
+def _edit_rows(backend: GenerationBackend) -> list[dict]:
     from diffcoder.editing.edit_pipeline import EditRequest, run_edit
 
     rows = []
@@ -116,7 +111,7 @@ def _edit_rows(engine) -> list[dict]:
             cursor=case.text.index(case.cursor_at),
         )  # fmt: skip
         started = time.perf_counter()
-        result = run_edit(engine, request)
+        result = run_edit(backend, request)
         rows.append({
             "instruction": case.instruction,
             "ok": result.proposed and result.new_text == case.expected,
@@ -130,13 +125,13 @@ def _edit_rows(engine) -> list[dict]:
     return rows
 
 
-def _infill_rows(engine) -> list[dict]:
+def _infill_rows(backend: GenerationBackend) -> list[dict]:
     from diffcoder.editing.infill_pipeline import run_infill
 
     rows = []
     for case in INFILLS:
         text = case.before + case.after
-        result = run_infill(engine, text, len(case.before), max_new_tokens=32)
+        result = run_infill(backend, text, len(case.before), max_new_tokens=32)
         rows.append({
             "before": case.before, "after": case.after, "middle": result.text,
             "ok": result.text.strip() in case.accepted, "forwards": result.generation.nfe,
@@ -148,8 +143,8 @@ def evaluate_checkpoint(path: Path) -> dict:
     from diffcoder.model.engine import load_engine
     from diffcoder.model.types import LoadOptions
 
-    engine = load_engine(path, LoadOptions(device="cpu", quant="none"))
-    return {"edits": _edit_rows(engine), "infills": _infill_rows(engine)}
+    backend = load_engine(path, LoadOptions(device="cpu", quant="none"))
+    return {"edits": _edit_rows(backend), "infills": _infill_rows(backend)}
 
 
 def _fence(text: str) -> str:
@@ -202,23 +197,27 @@ def render(trained: dict, untrained: dict | None, masked: dict | None, model: st
     return "\n".join(lines) + "\n"
 
 
-def run_demo_model_report(args: argparse.Namespace) -> int:
+def run_demo_model_report(
+    *, model: Path | None = None, untrained: Path | None = None, out: Path | None = None
+) -> int:
+    """The report on `model` (else the embedded demo model), beside its untrained twin when
+    given; written to `out`/demo-model-examples.md when given."""
     from diffcoder.model.embedded import demo_model_path
 
-    model = args.model or demo_model_path()
-    trained = evaluate_checkpoint(model)
-    untrained = masked = None
-    if args.untrained:
+    path = model or demo_model_path()
+    trained = evaluate_checkpoint(path)
+    untrained_result = masked = None
+    if untrained:
         from diffcoder.training.config import TrainConfig
         from diffcoder.training.trainer import heldout_accuracy
 
-        untrained = evaluate_checkpoint(args.untrained)
-        scores = heldout_accuracy([model, args.untrained], TrainConfig(out=model))
-        masked = {"trained": scores[str(model)], "untrained": scores[str(args.untrained)]}
-    name = "the embedded demo model" if args.model is None else str(args.model)
-    page = render(trained, untrained, masked, name)
+        untrained_result = evaluate_checkpoint(untrained)
+        scores = heldout_accuracy([path, untrained], TrainConfig(out=path))
+        masked = {"trained": scores[str(path)], "untrained": scores[str(untrained)]}
+    name = "the embedded demo model" if model is None else str(model)
+    page = render(trained, untrained_result, masked, name)
     print(page)
-    if args.out is not None:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "demo-model-examples.md").write_text(page, "utf-8")
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "demo-model-examples.md").write_text(page, "utf-8")
     return 0

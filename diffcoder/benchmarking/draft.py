@@ -7,7 +7,6 @@ trained model does on code it is copying). Output equality with plain decoding i
 
 from __future__ import annotations
 
-import argparse
 import random
 import statistics
 import tempfile
@@ -15,13 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from diffcoder.benchmarking.decode import PROMPT, suppress_special_rows
+from diffcoder.benchmarking.settings import DraftBenchSettings
 from diffcoder.model.backend import encode_prompt
 from diffcoder.model.engine import load_engine
-from diffcoder.model.types import DecodeConfig, LoadOptions
+from diffcoder.model.types import DEFAULT_THRESHOLD, DecodeConfig, LoadOptions
 from diffcoder.testing.tiny_checkpoint import make_tiny_checkpoint
 
 WRONG_SHARES = (0.0, 0.01, 0.05, 0.10, 0.25, 0.50, 1.0)
-THRESHOLD = 0.95
 
 
 @dataclass
@@ -42,10 +41,10 @@ def wrong_draft(exact: list[int], share: float, vocab: range, seed: int) -> list
     return out
 
 
-def run_draft_benchmark(args: argparse.Namespace) -> int:
+def run_draft_benchmark(settings: DraftBenchSettings) -> int:
     with tempfile.TemporaryDirectory(prefix="diffcoder-bench-") as tmp:
-        hidden = 64 if args.quick else 512
-        layers = 2 if args.quick else 10
+        hidden = 64 if settings.quick else 512
+        layers = 2 if settings.quick else 10
         # logits of std ~1000: nearly every block clears the threshold in one step
         scale = 1000.0 / (0.02 * hidden**0.5)
         path = make_tiny_checkpoint(
@@ -56,9 +55,9 @@ def run_draft_benchmark(args: argparse.Namespace) -> int:
     suppress_special_rows(engine)
     params = sum(p.numel() for p in engine.model.parameters()) / 1e6
     prompt = encode_prompt(engine.tokenizer, PROMPT, chat=True)
-    n = args.max_new_tokens
-    fast = DecodeConfig(max_new_tokens=n, threshold=THRESHOLD)
-    parity = DecodeConfig(max_new_tokens=n, threshold=THRESHOLD, mode="parity")
+    n = settings.max_new_tokens
+    fast = DecodeConfig(max_new_tokens=n, threshold=DEFAULT_THRESHOLD)
+    parity = DecodeConfig(max_new_tokens=n, threshold=DEFAULT_THRESHOLD, mode="parity")
     exact = engine.generate(prompt, fast).token_ids
     vocab = range(128, len(engine.tokenizer))
     runs = {"parity": (parity, None), "fast, no draft": (fast, None)}
@@ -67,7 +66,7 @@ def run_draft_benchmark(args: argparse.Namespace) -> int:
         runs[f"fast + draft, {share:.0%} wrong"] = (fast, draft)
 
     samples: dict[str, list] = {label: [] for label in runs}
-    for _ in range(args.repeats):  # interleaved, so machine noise hits every row alike
+    for _ in range(settings.repeats):  # interleaved, so machine noise hits every row alike
         for label, (config, draft) in runs.items():
             samples[label].append(engine.generate(prompt, config, draft_ids=draft))
     rows = []
@@ -76,19 +75,22 @@ def run_draft_benchmark(args: argparse.Namespace) -> int:
         tokens = max(1, len(first.token_ids))
         rows.append(
             DraftRow(
-                label,
-                first.nfe / tokens,
-                statistics.median(r.decode_seconds for r in results) * 1000 / tokens,
-                first.draft_accepted_tokens / tokens,
-                first.token_ids == exact,
+                label=label,
+                nfe_per_token=first.nfe / tokens,
+                ms_per_token=statistics.median(r.decode_seconds for r in results) * 1000 / tokens,
+                accepted_share=first.draft_accepted_tokens / tokens,
+                same_tokens=first.token_ids == exact,
             )
         )
     table = markdown_table(rows, samples["fast, no draft"][0].nfe / max(1, len(exact)))
-    header = f"{params:.1f}M-parameter sharpened checkpoint, {n} new tokens, threshold {THRESHOLD}"
+    header = (
+        f"{params:.1f}M-parameter sharpened checkpoint, {n} new tokens, "
+        f"threshold {DEFAULT_THRESHOLD}"
+    )
     print(header)
     print(table)
-    if args.out is not None:
-        write_report(args, rows, header, table)
+    if settings.out is not None:
+        write_report(settings.out, settings.command(), rows, header, table)
     return 0
 
 
@@ -106,13 +108,13 @@ def markdown_table(rows: list[DraftRow], fast_nfe: float) -> str:
     return "\n".join(lines)
 
 
-def write_report(args: argparse.Namespace, rows: list[DraftRow], header: str, table: str) -> None:
+def write_report(out: Path, command: str, rows: list[DraftRow], header: str, table: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    args.out.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     drafted = [r for r in rows if "draft," in r.label]
     shares = [share * 100 for share in WRONG_SHARES]
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
@@ -130,13 +132,10 @@ def write_report(args: argparse.Namespace, rows: list[DraftRow], header: str, ta
         ax.set_title(title)
         ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(args.out / "draft-benchmark.png", dpi=110)
-    command = (
-        f"diffcoder bench draft --max-new-tokens {args.max_new_tokens} --repeats {args.repeats}"
-    )
-    (args.out / "draft-benchmark.md").write_text(
+    fig.savefig(out / "draft-benchmark.png", dpi=110)
+    (out / "draft-benchmark.md").write_text(
         f"# Draft-accelerated decoding benchmark\n\nReproduce: `{command} --out docs`\n\n"
         f"{header}.\n\n{table}\n\n![plot](draft-benchmark.png)\n",
         "utf-8",
     )
-    print(f"wrote {args.out / 'draft-benchmark.md'} and draft-benchmark.png")
+    print(f"wrote {out / 'draft-benchmark.md'} and draft-benchmark.png")

@@ -6,21 +6,26 @@ Runs the real `diffcoder-lsp` process on a tiny random checkpoint, so the model 
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import platform
 import statistics
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from diffcoder.cli.lsp_demo import EXAMPLE, TYPED, server_command
+from diffcoder.benchmarking.editor_sample import (
+    EXAMPLE,
+    INSTRUCTION,
+    cursor_offset,
+    server_command,
+    typed_text,
+)
+from diffcoder.benchmarking.settings import LspBenchSettings
 from diffcoder.lsp_server.client import LspClient, lsp_position
+from diffcoder.lsp_server.protocol import EDIT_COMMAND, STATUS_REQUEST
 
-INSTRUCTION = "Handle the empty list: return 0.0."
 WARMUP = 2  # first requests pay for lazy imports and allocator growth; not counted
 
 
@@ -47,43 +52,35 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
-def add_lsp_latency_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", type=Path, default=None, help="write table + plot here")
-    parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--max-new-tokens", type=int, default=32, help="edit and infill budget")
-    parser.add_argument("--file", type=Path, default=None, help="document (examples/stats.py)")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads in the server")
-
-
 def measure(client: LspClient, text: str, repeats: int) -> list[Samples]:
     uri = "file:///bench/stats.py"
     typed_uri = "file:///bench/typing.py"
-    typed = text.rstrip("\n") + TYPED
+    typed = typed_text(text)
     client.open(uri, text)
     client.open(typed_uri, typed)
-    cursor = lsp_position(text, text.index("return sum") if "return sum" in text else 0)
+    cursor = lsp_position(text, cursor_offset(text))
     edit_args = {
         "textDocument": {"uri": uri, "version": 1},
         "position": cursor,
         "instruction": INSTRUCTION,
         "apply": False,
     }
-    edit_params = {"command": "diffcoder.edit", "arguments": [edit_args]}
+    edit_params = {"command": EDIT_COMMAND, "arguments": [edit_args]}
     inline_params = {
         "textDocument": {"uri": typed_uri},
         "position": lsp_position(typed, len(typed)),
         "context": {"triggerKind": 1},
     }
     edit, inline, status = (
-        Samples("diffcoder.edit (preview)"),
+        Samples(f"{EDIT_COMMAND} (preview)"),
         Samples("inlineCompletion"),
-        Samples("diffcoder/status (no model)"),
+        Samples(f"{STATUS_REQUEST} (no model)"),
     )
     for round_ in range(WARMUP + repeats):
         # Interleaved, so machine noise hits every request type alike.
         result, edit_s = client.timed("workspace/executeCommand", edit_params)
         _, inline_s = client.timed("textDocument/inlineCompletion", inline_params)
-        state, status_s = client.timed("diffcoder/status", {})
+        state, status_s = client.timed(STATUS_REQUEST, {})
         if round_ < WARMUP:
             continue
         stats, infill = result["stats"], state["lastInfill"] or {}
@@ -113,17 +110,17 @@ def markdown_table(rows: list[Samples]) -> str:
     return "\n".join(lines)
 
 
-def run_lsp_latency(args: argparse.Namespace) -> int:
-    path = Path(getattr(args, "file", None) or EXAMPLE)
+def run_lsp_latency(settings: LspBenchSettings) -> int:
+    path = settings.file or EXAMPLE
     text = path.read_text(encoding="utf-8")
-    repeats, budget = max(1, args.repeats), args.max_new_tokens
+    repeats, budget = max(1, settings.repeats), settings.max_new_tokens
     with tempfile.TemporaryDirectory(prefix="diffcoder-bench-lsp-") as tmp:
         from diffcoder.testing.tiny_checkpoint import make_tiny_checkpoint
 
         model = make_tiny_checkpoint(Path(tmp) / "tiny", seed=0)
         # Few threads: a tiny model gains nothing from more, and spinning OpenMP workers on a
         # busy small machine turn into multi-second stalls.
-        threads = str(getattr(args, "threads", 1))
+        threads = str(settings.threads)
         env = {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
         log = Path(tmp) / "server.log"
         with LspClient(server_command(model), env=env, log=log) as client:
@@ -149,18 +146,18 @@ def run_lsp_latency(args: argparse.Namespace) -> int:
     table = markdown_table(rows)
     print(header)
     print(table)
-    if args.out is not None:
-        write_report(args, rows, header, table)
+    if settings.out is not None:
+        write_report(settings.out, settings.command(), rows, header, table)
     return 0
 
 
-def write_report(args: argparse.Namespace, rows: list[Samples], header: str, table: str) -> None:
+def write_report(out: Path, command: str, rows: list[Samples], header: str, table: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    args.out.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     labels = [r.label.replace(" (", "\n(") for r in rows]
     model = [percentile(r.model, 50) * 1000 for r in rows]
     overhead = [percentile(r.overhead, 50) * 1000 for r in rows]
@@ -176,32 +173,22 @@ def write_report(args: argparse.Namespace, rows: list[Samples], header: str, tab
     right.set_ylabel("ms")
     right.set_title("server overhead per request (whiskers p10-p90)")
     fig.tight_layout()
-    fig.savefig(args.out / "lsp-latency.png", dpi=110)
+    fig.savefig(out / "lsp-latency.png", dpi=110)
     plt.close(fig)
-    command = (
-        f"diffcoder bench lsp --repeats {args.repeats} --max-new-tokens {args.max_new_tokens} "
-        f"--threads {getattr(args, 'threads', 1)}"
-    )
     notes = (
         "Server overhead = end to end (client's clock, request sent to answer read) minus the "
-        "model time the server reports (`stats.modelSeconds` of `diffcoder.edit`; `lastInfill` "
-        "of `diffcoder/status` for inline completions). It holds JSON-RPC over stdio, the hops "
-        "between the event loop, the pipeline thread and the model worker, and the pipeline "
-        "itself (region choice, prompt, post-processing, syntax gate, diff); the handler column "
-        "is the part the server measures inside its handler. `diffcoder/status` touches no "
+        f"model time the server reports (`stats.modelSeconds` of `{EDIT_COMMAND}`; `lastInfill` "
+        f"of `{STATUS_REQUEST}` for inline completions). It holds JSON-RPC over stdio, the hop "
+        "from the event loop to the model thread and back, and the pipeline itself (region "
+        "choice, prompt, post-processing, syntax gate, diff); the handler column "
+        f"is the part the server measures inside its handler. `{STATUS_REQUEST}` touches no "
         "model: it is the protocol's floor. The random model never stops early, so each request "
         "decodes its whole budget. Little of the overhead depends on the model, so next to a real "
         "checkpoint's decoding (seconds) its share is far smaller than here."
     )
-    (args.out / "lsp-latency.md").write_text(
+    (out / "lsp-latency.md").write_text(
         f"# Language server latency\n\nReproduce: `{command} --out docs`\n\n{header}.\n\n"
         f"{table}\n\n{notes}\n\n![plot](lsp-latency.png)\n",
         "utf-8",
     )
-    print(f"wrote {args.out / 'lsp-latency.md'} and lsp-latency.png")
-
-
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(prog="diffcoder bench lsp", description=__doc__)
-    add_lsp_latency_arguments(parser)
-    sys.exit(run_lsp_latency(parser.parse_args()))
+    print(f"wrote {out / 'lsp-latency.md'} and lsp-latency.png")

@@ -6,17 +6,16 @@ size as a share of the file, and how often the region is the whole file.
 
 from __future__ import annotations
 
-import argparse
 import difflib
 import json
-import sys
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from diffcoder.editing.budgets import DEFAULT_REGION_TOKENS
 from diffcoder.editing.parsing import parse_text
-from diffcoder.editing.regions import DEFAULT_BUDGET, choose_region
+from diffcoder.editing.regions import choose_region
 from diffcoder.editing.syntax_scopes import collect_scopes
 from diffcoder.testing.shared_data import default_editeval_path
 
@@ -129,7 +128,7 @@ def score_problem(
     record: dict[str, object],
     *,
     language: str = "python",
-    budget: int = DEFAULT_BUDGET,
+    budget: int = DEFAULT_REGION_TOKENS,
     count_tokens: Callable[[str], int] | None = None,
 ) -> ProblemScore | None:
     before, after = str(record["before"]), str(record["after"])
@@ -179,7 +178,7 @@ def score_problem(
 def evaluate_scoping(
     path: Path | None = None,
     *,
-    budget: int = DEFAULT_BUDGET,
+    budget: int = DEFAULT_REGION_TOKENS,
     count_tokens: Callable[[str], int] | None = None,
 ) -> ScopeEvalResult:
     """Score every EditEval problem (skipping ones whose gold edit is whitespace only)."""
@@ -205,38 +204,17 @@ def evaluate_scoping(
     return result
 
 
-def add_scope_eval_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", type=Path, default=None, help="EditEval jsonl (default: shared)")
-    parser.add_argument("--budget", type=int, default=DEFAULT_BUDGET, help="region token budget")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-
-
-def run_scope_eval(args: argparse.Namespace) -> int:
-    try:
-        result = evaluate_scoping(args.data, budget=args.budget)
-    except (OSError, ValueError) as error:
-        print(f"diffcoder bench scope: {error}", file=sys.stderr)
-        return 2
-    if args.json:
-        print(json.dumps(result.as_dict()))
-        return 0
-    print(f"{'':24}{'problems':>9}{'coverage':>10}{'region':>9}{'whole file':>12}")
+def summary_lines(result: ScopeEvalResult) -> list[str]:
+    """The figures as a small table, for a terminal."""
+    lines = [f"{'':24}{'problems':>9}{'coverage':>10}{'region':>9}{'whole file':>12}"]
     for label, tally in (("all", result.all), ("2+ top-level defs", result.several_definitions)):
         f = tally.figures()
-        print(
+        lines.append(
             f"{label:24}{f['problems']:>9}{f['coverage']:>10.1%}"
             f"{f['mean_region_share']:>9.1%}{f['whole_file_share']:>12.1%}"
         )
-    print("region kinds: " + ", ".join(f"{k} {n}" for k, n in sorted(result.kinds.items())))
-    print("coverage: gold change inside the region; region: mean share of the file's characters")
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="diffcoder bench scope", description=__doc__)
-    add_scope_eval_arguments(parser)
-    return run_scope_eval(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    lines.append("region kinds: " + ", ".join(f"{k} {n}" for k, n in sorted(result.kinds.items())))
+    lines.append(
+        "coverage: gold change inside the region; region: mean share of the file's characters"
+    )
+    return lines

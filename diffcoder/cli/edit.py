@@ -12,8 +12,8 @@ import json
 import sys
 from pathlib import Path
 
-from diffcoder.cli.options import add_load_options, backend_from_args, threshold_value
-from diffcoder.cli.scope import (
+from diffcoder.cli.options import add_load_options, add_threshold_option, backend_from_args
+from diffcoder.cli.target import (
     PositionError,
     add_position_arguments,
     read_source,
@@ -21,8 +21,17 @@ from diffcoder.cli.scope import (
     target_offsets,
 )
 
+# The figures the human-readable verdict line shows (`--json` carries all of `stats()`).
+SHOWN_STATS = (
+    "finish_reason",
+    "nfe",
+    "generated_tokens",
+    "draft_accepted_tokens",
+    "decode_seconds",
+)
 
-def add_edit_parser(subparsers: argparse._SubParsersAction) -> None:
+
+def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("edit", help="edit a file by instruction and print the diff")
     parser.add_argument(
         "--model", default=None, help="checkpoint directory (default: the embedded demo model)"
@@ -31,9 +40,7 @@ def add_edit_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--instruction", required=True)
     parser.add_argument("--language", help="LSP languageId (default: from the file extension)")
     add_position_arguments(parser)
-    parser.add_argument(
-        "--threshold", type=threshold_value, default=0.95, help="confidence threshold or 'none'"
-    )
+    add_threshold_option(parser, "confidence threshold or 'none'")
     parser.add_argument("--no-draft", action="store_true", help="do not verify the region as draft")
     parser.add_argument(
         "--allow-syntax-errors", action="store_true", help="keep output that adds syntax errors"
@@ -41,6 +48,7 @@ def add_edit_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--write", action="store_true", help="write the edited file back")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     add_load_options(parser)
+    parser.set_defaults(run=run_edit_command)
 
 
 def run_edit_command(args: argparse.Namespace) -> int:
@@ -48,11 +56,13 @@ def run_edit_command(args: argparse.Namespace) -> int:
 
     try:
         text = read_source(args.file)
-        cursor, selection = target_offsets(text, args)
+        cursor, selection = target_offsets(
+            text, line=args.line, column=args.column, span=args.range
+        )
     except (OSError, UnicodeDecodeError, PositionError) as error:
         print(f"diffcoder edit: cannot use {args.file}: {error}", file=sys.stderr)
         return 2
-    engine = backend_from_args(args)
+    backend = backend_from_args(args)
     request = EditRequest(
         text=text,
         instruction=args.instruction,
@@ -64,15 +74,8 @@ def run_edit_command(args: argparse.Namespace) -> int:
         use_draft=not args.no_draft,
         threshold=args.threshold,
     )
-    result = run_edit(engine, request)
-    generation = result.generation
-    stats = {
-        "finish_reason": generation.finish_reason,
-        "nfe": generation.nfe,
-        "generated_tokens": len(generation.token_ids),
-        "draft_accepted_tokens": generation.draft_accepted_tokens,
-        "decode_seconds": round(generation.decode_seconds, 4),
-    }
+    result = run_edit(backend, request)
+    stats = result.generation.stats()
     if args.json:
         payload = {
             "region": region_json(result.region, text, request.language),
@@ -92,7 +95,8 @@ def run_edit_command(args: argparse.Namespace) -> int:
         )
         sys.stdout.writelines(diff)
         verdict = "kept" if result.proposed else f"rejected: {result.detail}"
-        print(f"[{verdict}] " + ", ".join(f"{k} {v}" for k, v in stats.items()), file=sys.stderr)
+        shown = ", ".join(f"{key} {stats[key]}" for key in SHOWN_STATS)
+        print(f"[{verdict}] {shown}", file=sys.stderr)
     if args.write and result.proposed and result.replacements:
         args.file.write_bytes(result.new_text.encode("utf-8"))
     return 0

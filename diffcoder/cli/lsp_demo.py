@@ -6,7 +6,6 @@ edit (`diffcoder.edit`, preview only) and an inline completion, and prints regio
 
 from __future__ import annotations
 
-import argparse
 import difflib
 import sys
 import tempfile
@@ -14,21 +13,18 @@ import time
 from pathlib import Path
 from typing import Any
 
+from diffcoder.benchmarking.editor_sample import (
+    DEMO_MAX_NEW_TOKENS,
+    EXAMPLE,
+    INSTRUCTION,
+    cursor_offset,
+    server_command,
+    typed_text,
+)
 from diffcoder.editing.positions import position_to_offset
 from diffcoder.lsp_server.client import LspClient, LspError, apply_workspace_edit, lsp_position
+from diffcoder.lsp_server.protocol import EDIT_COMMAND, STATUS_REQUEST
 from diffcoder.model.embedded import DEMO_MODEL_NOTE
-
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "stats.py"
-INSTRUCTION = "Handle the empty list: return 0.0."
-CURSOR_IN = "return sum(xs)"  # the edit's cursor: inside `mean`
-# What the user "types" before asking for an inline completion (the cursor ends after it).
-TYPED = "\n\ndef mode(xs):\n    counts = {}\n    for x in xs:\n        "
-
-
-def server_command(model: Path | None) -> list[str]:
-    # `python -m diffcoder.lsp_server` is `diffcoder-lsp`, without depending on PATH.
-    chosen = ["--model", str(model)] if model is not None else []
-    return [sys.executable, "-m", "diffcoder.lsp_server", *chosen, "--device", "cpu"]
 
 
 def describe_region(region: dict[str, Any]) -> str:
@@ -48,12 +44,15 @@ def timing_row(label: str, total_s: float, model_s: float) -> str:
     )
 
 
-def run_lsp_demo(args: argparse.Namespace) -> int:
-    """The demo; `args.file` (optional) replaces examples/stats.py."""
-    path = Path(getattr(args, "file", None) or EXAMPLE)
+def run_lsp_demo(
+    *,
+    model: str | Path | None = None,
+    max_new_tokens: int = DEMO_MAX_NEW_TOKENS,
+    file: Path | None = None,
+) -> int:
+    """The demo on `model` (else the server's demo model); `file` replaces examples/stats.py."""
+    path = file or EXAMPLE
     text = path.read_text(encoding="utf-8")
-    max_new_tokens = getattr(args, "max_new_tokens", None) or 64
-    model = getattr(args, "model", None)
     with tempfile.TemporaryDirectory(prefix="diffcoder-demo-") as tmp:
         command = server_command(model)
         if model is None:
@@ -89,7 +88,7 @@ def _session(client: LspClient, path: Path, text: str, max_new_tokens: int, demo
 
     uri = path.resolve().as_uri()
     client.open(uri, text)
-    cursor = lsp_position(text, text.index(CURSOR_IN) if CURSOR_IN in text else 0)
+    cursor = lsp_position(text, cursor_offset(text))
     here = {"start": cursor, "end": cursor}
     actions = client.request(
         "textDocument/codeAction",
@@ -98,7 +97,7 @@ def _session(client: LspClient, path: Path, text: str, max_new_tokens: int, demo
     titles = ", ".join(a["title"].removeprefix("DiffCoder: ") for a in actions or [])
     print(f"Code actions at line {cursor['line'] + 1} of {path.name}: {titles}\n")
 
-    print(f"Instruction edit (diffcoder.edit, preview): {INSTRUCTION!r}")
+    print(f"Instruction edit ({EDIT_COMMAND}, preview): {INSTRUCTION!r}")
     arguments = {
         "textDocument": {"uri": uri, "version": 1},
         "position": cursor,
@@ -106,7 +105,7 @@ def _session(client: LspClient, path: Path, text: str, max_new_tokens: int, demo
         "apply": False,
     }
     result, edit_s = client.timed(
-        "workspace/executeCommand", {"command": "diffcoder.edit", "arguments": [arguments]}
+        "workspace/executeCommand", {"command": EDIT_COMMAND, "arguments": [arguments]}
     )
     stats = result["stats"]
     print(f"  region: {describe_region(result['region'])}")
@@ -138,7 +137,7 @@ def _session(client: LspClient, path: Path, text: str, max_new_tokens: int, demo
             )
             print("  what the model wrote (not applied):\n" + "".join("    " + x for x in diff))
 
-    typed = text.rstrip("\n") + TYPED
+    typed = typed_text(text)
     client.notify(
         "textDocument/didChange",
         {"textDocument": {"uri": uri, "version": 2}, "contentChanges": [{"text": typed}]},
@@ -158,7 +157,7 @@ def _session(client: LspClient, path: Path, text: str, max_new_tokens: int, demo
         print(f"  suggestion: {items[0]['insertText']!r}")
     else:
         print("  no suggestion: the model's middle was empty once trimmed")
-    infill = client.request("diffcoder/status", {})["lastInfill"] or {}
+    infill = client.request(STATUS_REQUEST, {})["lastInfill"] or {}
     print(
         f"  model: {infill.get('generatedTokens', 0)} tokens in {infill.get('forwards', 0)} "
         f"forwards after a {infill.get('promptTokens', 0)}-token prompt"

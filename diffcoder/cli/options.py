@@ -1,4 +1,6 @@
-"""Command-line options shared by the `diffcoder` sub-commands that load a checkpoint."""
+"""Argument types and options shared by several `diffcoder` subcommands, and loading the backend
+they name. Imports nothing heavy: every `--help` and argument error is answered without torch.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +8,7 @@ import argparse
 import sys
 
 from diffcoder.model.backend import GenerationBackend
-from diffcoder.model.embedded import model_or_demo
-from diffcoder.model.types import LoadOptions
+from diffcoder.model.types import DEFAULT_THRESHOLD, DTYPE_CHOICES, QUANT_CHOICES, LoadOptions
 
 
 def threshold_value(value: str) -> float | None:
@@ -31,27 +32,54 @@ def token_ids(value: str) -> list[int]:
         raise argparse.ArgumentTypeError(message) from None
 
 
+def positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, not {value}")
+    return number
+
+
+def non_negative_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {value!r}") from None
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more, not {number}")
+    return number
+
+
+def add_threshold_option(parser: argparse.ArgumentParser, help: str | None = None) -> None:
+    parser.add_argument("--threshold", type=threshold_value, default=DEFAULT_THRESHOLD, help=help)
+
+
 def add_load_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    parser.add_argument("--quant", default="auto", choices=["auto", "none", "8bit", "4bit"])
-    parser.add_argument(
-        "--dtype", default=None, choices=["float32", "bfloat16", "float16"], help="compute dtype"
-    )
+    parser.add_argument("--quant", default="auto", choices=QUANT_CHOICES)
+    parser.add_argument("--dtype", default=None, choices=DTYPE_CHOICES, help="compute dtype")
     parser.add_argument("--mask-id", type=int, default=None, help="override the mask token id")
     parser.add_argument("--eos-id", type=int, default=None, help="override the EOS token id")
+
+
+def load_options(args: argparse.Namespace) -> LoadOptions:
+    """The `LoadOptions` that `add_load_options`'s flags name."""
+    overrides = {k: v for k, v in (("mask", args.mask_id), ("eos", args.eos_id)) if v is not None}
+    return LoadOptions(
+        device=args.device, quant=args.quant, dtype=args.dtype, special_overrides=overrides or None
+    )
 
 
 def backend_from_args(args: argparse.Namespace) -> GenerationBackend:
     """The checkpoint named by --model (else the embedded demo model) with the load options,
     reporting progress on stderr."""
+    from diffcoder.model.embedded import model_or_demo
     from diffcoder.model.engine import load_engine
 
-    overrides = {k: v for k, v in (("mask", args.mask_id), ("eos", args.eos_id)) if v is not None}
-    options = LoadOptions(
-        device=args.device, quant=args.quant, dtype=args.dtype, special_overrides=overrides or None
-    )
     model = model_or_demo(args.model, lambda note: print(note, file=sys.stderr))
     print(f"Loading {model} …", file=sys.stderr)
-    backend = load_engine(model, options)
+    backend = load_engine(model, load_options(args))
     print(backend.describe().summary, file=sys.stderr)
     return backend

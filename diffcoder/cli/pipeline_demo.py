@@ -7,8 +7,10 @@ decoding.
 
 from __future__ import annotations
 
-import argparse
+from dataclasses import replace
+from pathlib import Path
 
+from diffcoder.benchmarking.editor_sample import DEMO_MAX_NEW_TOKENS, INSTRUCTION
 from diffcoder.editing.edit_pipeline import EditRequest, run_edit
 from diffcoder.model.backend import encode_prompt
 from diffcoder.model.embedded import model_or_demo
@@ -25,11 +27,13 @@ def mean(xs):
 def circle_area(r):
     return math.pi * r * r
 """
-INSTRUCTION = "Handle the empty list: return 0.0."
 
 
-def run_demo(args: argparse.Namespace) -> int:
-    path = model_or_demo(getattr(args, "model", None), print)
+def run_pipeline_demo(
+    *, model: str | Path | None = None, max_new_tokens: int = DEMO_MAX_NEW_TOKENS
+) -> int:
+    """The demo on `model` (else the embedded demo model), on the CPU."""
+    path = model_or_demo(model, print)
     engine = load_engine(path, LoadOptions(device="cpu", quant="none"))
     print(f"Loaded: {engine.describe().summary}\n")
 
@@ -38,7 +42,7 @@ def run_demo(args: argparse.Namespace) -> int:
     )
     print(f"Instruction edit of stats.py, cursor in `mean`: {INSTRUCTION!r}")
     for use_draft in (True, False):
-        result = run_edit(engine, EditRequest(**{**request.__dict__, "use_draft": use_draft}))
+        result = run_edit(engine, replace(request, use_draft=use_draft))
         gen = result.generation
         print(
             f"  {'with' if use_draft else 'without'} the region as draft: "
@@ -56,7 +60,7 @@ def run_demo(args: argparse.Namespace) -> int:
     prompt_ids = encode_prompt(engine.tokenizer, INSTRUCTION, chat=True)
     print("\nParity (upstream) vs fast decoding of a chat prompt, one token per step:")
     for mode in ("parity", "fast"):
-        config = DecodeConfig(max_new_tokens=args.max_new_tokens, threshold=None, mode=mode)
+        config = DecodeConfig(max_new_tokens=max_new_tokens, threshold=None, mode=mode)
         result = engine.generate(prompt_ids, config)
         print(
             f"  [{mode}] {len(result.token_ids)} tokens in {result.nfe} forwards "

@@ -10,9 +10,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from diffcoder.editing.budgets import DEFAULT_CONTEXT_TOKENS, region_token_budget
+from diffcoder.editing.edit_prompt import EditPrompt, build_edit_prompt
 from diffcoder.editing.languages import detect_language
 from diffcoder.editing.output import postprocess_edit
-from diffcoder.editing.prompts import DEFAULT_BUDGET, EditPrompt, build_edit_prompt
 from diffcoder.editing.regions import Region, choose_region
 from diffcoder.editing.syntax_gate import adds_syntax_errors
 from diffcoder.editing.text_edits import (
@@ -34,9 +35,6 @@ from diffcoder.model.types import (
 # or did not end), or cancelled. The language server adds applied, stale and failed.
 PipelineOutcome = Literal["proposed", "refused", "cancelled"]
 
-# The region appears in the prompt once and may grow by half in the answer; context gets the rest.
-REGION_SHARE_OF_BUDGET = 1 / 4
-
 
 @dataclass(frozen=True)
 class EditRequest:
@@ -51,8 +49,8 @@ class EditRequest:
     threshold: float | None = DEFAULT_THRESHOLD
     temperature: float = 0.0
     seed: int = 0
-    budget: int = DEFAULT_BUDGET
-    max_new_tokens: int | None = None  # a cap on the budget derived from the region's size
+    context_tokens: int = DEFAULT_CONTEXT_TOKENS  # prompt + answer; the region gets a share
+    max_new_tokens: int | None = None  # a cap on the answer budget derived from the region's size
 
 
 @dataclass
@@ -90,7 +88,7 @@ def prepare_edit(
         selection=request.selection,
         cursor=request.cursor,
         instruction=request.instruction,
-        budget=int(request.budget * REGION_SHARE_OF_BUDGET),
+        budget=region_token_budget(request.context_tokens),
         count_tokens=count_tokens,
     )
     prompt = build_edit_prompt(
@@ -101,7 +99,7 @@ def prepare_edit(
         instruction=request.instruction,
         language=language or request.language or "text",
         path=request.path,
-        budget=request.budget,
+        context_tokens=request.context_tokens,
     )
     return language, region, prompt
 
@@ -110,18 +108,18 @@ def finish_edit(
     request: EditRequest, language: str | None, prompt: EditPrompt, generated_text: str
 ) -> tuple[str, list[Replacement], str | None]:
     """New region text, file replacements, and a rejection reason (None when kept)."""
-    region = prompt.region
-    new_region = postprocess_edit(generated_text, prompt)
-    old_region = region.original_text
+    context = prompt.answer_context
+    new_region = postprocess_edit(generated_text, context)
+    old_region = context.original_text
     if request.reject_syntax_errors and adds_syntax_errors(
         old_region,
         new_region,
         language,
-        prefix=request.text[: region.start],
-        suffix=request.text[region.end :],
+        prefix=request.text[: context.start],
+        suffix=request.text[context.end :],
     ):
         return new_region, [], "the model's code adds syntax errors (edit.rejectSyntaxErrors)"
-    replacements = shift_replacements(minimal_replacements(old_region, new_region), region.start)
+    replacements = shift_replacements(minimal_replacements(old_region, new_region), context.start)
     return new_region, replacements, None
 
 
@@ -155,7 +153,7 @@ def run_edit(
         "region": region,
         "prompt": prompt,
         "generation": generation,
-        "new_region_text": prompt.region.original_text,
+        "new_region_text": prompt.answer_context.original_text,
         "replacements": [],
         "new_text": request.text,
     }

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from diffcoder.editing.prompts import DEFAULT_BUDGET, FimPrompt, build_fim_prompt
+from diffcoder.editing.budgets import DEFAULT_CONTEXT_TOKENS
+from diffcoder.editing.fim_prompt import FimPrompt, build_fim_prompt
 from diffcoder.model.backend import GenerationBackend
 from diffcoder.model.types import (
     DEFAULT_THRESHOLD,
@@ -56,14 +57,18 @@ def run_infill(
     cursor: int,
     *,
     max_new_tokens: int = 64,
-    budget: int = DEFAULT_BUDGET,
+    context_tokens: int = DEFAULT_CONTEXT_TOKENS,
     threshold: float | None = DEFAULT_THRESHOLD,
     on_step: Callable[[StepInfo], None] | None = None,
     cancel: CancelFlag | None = None,
 ) -> InfillResult:
     """The text to insert at `cursor`, decoding once on `backend` (this thread waits for it)."""
     prompt = build_fim_prompt(
-        backend.tokenizer, text=text, cursor=cursor, budget=budget, max_new_tokens=max_new_tokens
+        backend.tokenizer,
+        text=text,
+        cursor=cursor,
+        context_tokens=context_tokens,
+        max_new_tokens=max_new_tokens,
     )
     config = DecodeConfig(max_new_tokens=prompt.max_new_tokens, threshold=threshold)
     generation = backend.generate(prompt.prompt_ids, config, on_step=on_step, cancel=cancel)

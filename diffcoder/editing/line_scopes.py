@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from diffcoder.editing.indentation import indent_width
+
 _DEFINITION_LINE = re.compile(
     r"\s*(?:(?:export|default|pub(?:\([^)]*\))?|public|private|protected|internal|static|final"
     r"|abstract|async|override|virtual|inline|unsafe)\s+)*"
@@ -16,36 +18,34 @@ _DEFINITION_LINE = re.compile(
 _CLOSERS = ("}", ")", "]", "end")
 
 
-def _indent(line: str) -> int:
-    expanded = line.expandtabs(4)
-    return len(expanded) - len(expanded.lstrip())
-
-
 def indent_block(lines: list[str], row: int, last_row: int) -> tuple[int, int] | None:
     """Rows of the block around `row`: climb to a definition-like or unindented header, then
-    take the lines indented under it; a lone top-level line gives its paragraph. None if blank."""
+    take the lines indented under it; a lone top-level line gives its paragraph. None if blank.
+    `lines` may carry their line ends."""
     blank = [not line.strip() for line in lines]
     rows = range(last_row + 1)
     anchor = next((r for r in [*rows[row:], *reversed(rows[:row])] if not blank[r]), None)
     if anchor is None:
         return None
     header = anchor
-    while _indent(lines[header]) > 0 and not _DEFINITION_LINE.match(lines[header]):
-        level = _indent(lines[header])
-        above = (r for r in range(header - 1, -1, -1) if not blank[r] and _indent(lines[r]) < level)
+    while indent_width(lines[header]) > 0 and not _DEFINITION_LINE.match(lines[header]):
+        level = indent_width(lines[header])
+        above = (
+            r for r in range(header - 1, -1, -1) if not blank[r] and indent_width(lines[r]) < level
+        )
         parent = next(above, None)
         if parent is None:
             break
         header = parent
-    level = _indent(lines[header])
+    level = indent_width(lines[header])
     last = header
     for r in range(header + 1, last_row + 1):
         if blank[r]:
             continue
-        if _indent(lines[r]) > level:
+        if indent_width(lines[r]) > level:
             last = r
             continue
-        if _indent(lines[r]) == level and lines[r].strip().startswith(_CLOSERS):
+        if indent_width(lines[r]) == level and lines[r].strip().startswith(_CLOSERS):
             last = r
         break
     first = header
@@ -58,32 +58,29 @@ def indent_block(lines: list[str], row: int, last_row: int) -> tuple[int, int] |
 
 
 def line_window(
-    lines: list[str],
-    bounds: tuple[int, int],
-    anchor: int,
-    count: Callable[[str], int],
-    budget: int,
+    bounds: tuple[int, int], anchor: int, cost: Callable[[int, int], int], budget: int
 ) -> tuple[int, int]:
-    """The most whole lines around `anchor`, inside rows `bounds`, whose token count fits."""
+    """The most whole lines around `anchor`, inside rows `bounds`, whose token count fits;
+    `cost(first, last)` counts rows first..last."""
     low, high = bounds
     first = last = min(max(anchor, low), high)
-    used = count(lines[first] + "\n")
+    used = cost(first, first)
     open_below = open_above = True
     while open_below or open_above:
         open_below = open_below and last < high
         if open_below:
-            cost = count(lines[last + 1] + "\n")
-            open_below = used + cost <= budget
+            price = cost(last + 1, last + 1)
+            open_below = used + price <= budget
             if open_below:
-                last, used = last + 1, used + cost
+                last, used = last + 1, used + price
         open_above = open_above and first > low
         if open_above:
-            cost = count(lines[first - 1] + "\n")
-            open_above = used + cost <= budget
+            price = cost(first - 1, first - 1)
+            open_above = used + price <= budget
             if open_above:
-                first, used = first - 1, used + cost
+                first, used = first - 1, used + price
     # Per-line counts are only nearly additive; trim the far end until the real count fits.
-    while first < last and count("".join(line + "\n" for line in lines[first : last + 1])) > budget:
+    while first < last and cost(first, last) > budget:
         if last - anchor >= anchor - first:
             last -= 1
         else:

@@ -1,4 +1,4 @@
-"""Turn the model's answer into the new text of the edited region, and the region's bookkeeping.
+"""Turn the model's answer into the new text of the edited region, given the `AnswerContext`.
 
 Extract the code (fenced or bare), drop lines the model echoed from around the region, restore the
 region's base indentation, its leading/trailing blank lines and the file's newline style.
@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Protocol
 
-# Shared with prompts.py: the line that stands for the region inside the file context.
+from diffcoder.editing.indentation import common_indentation
+
+# Shared with edit_prompt.py: the line that stands for the region inside the file context.
 REGION_MARKER = "<<< region to edit: Code Before >>>"
 
 _REST_OF_LINE = re.compile(r"[ \t]*(?:\r\n|\r|\n|\Z)")  # only whitespace up to the line end
@@ -19,10 +20,11 @@ _FENCE_LINE = re.compile(r"^[ \t]*(?:(`{3,})([^`]*)|(~{3,})(.*))$")
 
 
 @dataclass(frozen=True)
-class EditRegion:
-    """What post-processing needs to know about the region a prompt was built for."""
+class AnswerContext:
+    """What reading the model's answer needs: the text it replaces (the prompt's region, as
+    widened to whole lines) and what the prompt showed around it, which the model may echo."""
 
-    start: int  # str offsets of the region in the original file text
+    start: int  # str offsets of the replaced text in the original file text
     end: int
     original_text: str  # file_text[start:end], newlines as in the file
     newline: str  # the file's newline style: "\n", "\r\n" or "\r"
@@ -32,11 +34,6 @@ class EditRegion:
     fence: str = "```"  # the fence the answer was opened with
     opened: bool = True  # the prompt already opened the answer's code block
     starts_mid_line: bool = False  # the region's first line begins after other code
-
-
-class HasRegion(Protocol):
-    @property
-    def region(self) -> EditRegion: ...
 
 
 def widen_to_lines(text: str, start: int, end: int) -> tuple[int, int]:
@@ -139,21 +136,6 @@ def _strip_echo(
     return lines
 
 
-def _indent(line: str) -> str:
-    return line[: len(line) - len(line.lstrip(" \t"))]
-
-
-def _common_indent(lines: list[str]) -> str:
-    indents = [_indent(line) for line in lines if line.strip()]
-    if not indents:
-        return ""
-    common = indents[0]
-    for indent in indents[1:]:
-        while not indent.startswith(common):
-            common = common[:-1]
-    return common
-
-
 def restore_indentation(
     code_lines: list[str], original_lines: list[str], skip_first: bool
 ) -> list[str]:
@@ -163,8 +145,8 @@ def restore_indentation(
     region's. A deeper answer is left alone since wrapping code in a new block is legitimate.
     """
     body = code_lines[1:] if skip_first else code_lines
-    base = _common_indent(original_lines[1:] if skip_first else original_lines)
-    current = _common_indent(body)
+    base = common_indentation(original_lines[1:] if skip_first else original_lines)
+    current = common_indentation(body)
     if current == base or not base.startswith(current):
         return code_lines
     missing = base[len(current) :]
@@ -183,32 +165,31 @@ def _trailing_blank(text: str) -> str:
     return tail[tail.find("\n") :] if "\n" in tail else ""
 
 
-def postprocess_edit(generated_text: str, info: EditRegion | HasRegion) -> str:
+def postprocess_edit(generated_text: str, context: AnswerContext) -> str:
     """The new text of the region (file newlines) from the model's decoded answer."""
-    region = info if isinstance(info, EditRegion) else info.region
-    original = to_lf(region.original_text)
-    code = extract_code(generated_text, opened=region.opened, fence=region.fence)
+    original = to_lf(context.original_text)
+    code = extract_code(generated_text, opened=context.opened, fence=context.fence)
     lines = [line for line in code.split("\n") if REGION_MARKER not in line]
     if not "\n".join(lines).strip():
         # A blank answer deletes the region, unless there was nothing but blank space to begin with.
-        return region.original_text if not original.strip() else ""
+        return context.original_text if not original.strip() else ""
     original_lines = original.split("\n")
-    lines = _strip_echo(lines, region.lines_before, original_lines, head=True)
-    lines = _strip_echo(lines, region.headers, original_lines, head=True)
-    lines = _strip_echo(lines, region.lines_after, original_lines, head=False)
-    lines = restore_indentation(lines, original_lines, region.starts_mid_line)
+    lines = _strip_echo(lines, context.lines_before, original_lines, head=True)
+    lines = _strip_echo(lines, context.headers, original_lines, head=True)
+    lines = _strip_echo(lines, context.lines_after, original_lines, head=False)
+    lines = restore_indentation(lines, original_lines, context.starts_mid_line)
     while lines and not lines[0].strip():
         lines.pop(0)
     while lines and not lines[-1].strip():
         lines.pop()
     if not lines:
-        return region.original_text  # nothing but echoed context: no usable answer, no change
+        return context.original_text  # nothing but echoed context: no usable answer, no change
     body = "\n".join(lines)
     leading = _leading_blank(original)
     if original.strip():
         trailing = _trailing_blank(original)
     else:
         # An empty region (pure insertion) at a line start must end its own line.
-        trailing = "" if region.starts_mid_line else "\n"
+        trailing = "" if context.starts_mid_line else "\n"
     text = leading + body + trailing
-    return text.replace("\n", region.newline) if region.newline != "\n" else text
+    return text.replace("\n", context.newline) if context.newline != "\n" else text

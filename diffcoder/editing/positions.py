@@ -1,13 +1,15 @@
-"""Conversions between Python `str` offsets and LSP positions (line, character).
+"""Lines of a text and conversions between Python `str` offsets and LSP positions (line, character).
 
 Offsets are the project's one internal unit; LSP columns count UTF-16 code units by default, or
-UTF-8 bytes / code points when negotiated (`positionEncoding`). Lines end at LF, CRLF or CR.
+UTF-8 bytes / code points when negotiated (`positionEncoding`). Lines end at LF, CRLF or CR (the
+LSP rule): `LineIndex` is the editing layer's one source of line starts, region rows included.
 """
 
 from __future__ import annotations
 
 import bisect
 import re
+from functools import cached_property
 from typing import Literal, NamedTuple
 
 PositionEncoding = Literal["utf-16", "utf-8", "utf-32"]
@@ -55,6 +57,26 @@ class LineIndex:
         self.text = text
         self.starts = line_starts(text)
 
+    @property
+    def line_count(self) -> int:
+        """Lines, counting the empty one after a final line end (as editors show it)."""
+        return len(self.starts)
+
+    @cached_property
+    def lines(self) -> list[str]:
+        """Each line's text with its line end; joined they give the text back."""
+        ends = [*self.starts[1:], len(self.text)]
+        return [self.text[start:end] for start, end in zip(self.starts, ends, strict=True)]
+
+    def line_of(self, offset: int) -> int:
+        """The line holding `offset` (clamped to the text); a line end belongs to its line."""
+        return bisect.bisect_right(self.starts, min(max(offset, 0), len(self.text))) - 1
+
+    def line_span(self, first: int, last: int) -> tuple[int, int]:
+        """Offsets of whole lines first..last (inclusive), the last one's line end included."""
+        end = self.starts[last + 1] if last + 1 < len(self.starts) else len(self.text)
+        return self.starts[first], end
+
     def line_end(self, line: int) -> int:
         """Offset just before the line's terminator (the end of its content)."""
         if line + 1 >= len(self.starts):
@@ -71,7 +93,7 @@ class LineIndex:
     def offset_to_position(self, offset: int, encoding: str = "utf-16") -> Position:
         _check_encoding(encoding)
         offset = min(max(offset, 0), len(self.text))
-        line = bisect.bisect_right(self.starts, offset) - 1
+        line = self.line_of(offset)
         # An offset inside the line terminator (between \r and \n) is the end of the line.
         offset = min(offset, self.line_end(line))
         start = self.starts[line]

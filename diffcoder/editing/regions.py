@@ -1,7 +1,8 @@
 """Choosing the region of a document to rewrite: selection, cursor scope, instruction, budget.
 
 Syntax-aware through the `.scm` scope queries; an unsupported language or a mostly-ERROR parse
-falls back to lines and indentation. All offsets are Python `str` offsets; regions are whole lines.
+falls back to lines and indentation. All offsets are Python `str` offsets; regions are whole lines
+of `positions.LineIndex` (a line ends at LF, CRLF or CR, as in the editor).
 """
 
 from __future__ import annotations
@@ -10,17 +11,14 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from tree_sitter import Tree
-
 from diffcoder.editing import instruction_hints as hints
+from diffcoder.editing.budgets import DEFAULT_REGION_TOKENS
 from diffcoder.editing.languages import resolve_language
 from diffcoder.editing.line_scopes import indent_block, line_window
-from diffcoder.editing.parsing import TextIndex, error_share, is_mostly_error, node_rows, parse_text
+from diffcoder.editing.parsing import ByteIndex, error_share, is_mostly_error, parse_text
+from diffcoder.editing.positions import LineIndex
 from diffcoder.editing.syntax_scopes import Definition, SyntaxScopes, collect_scopes
 
-# Tokens the region may take: the model's context is 8192 and the region appears twice (in the
-# prompt and, rewritten, in the answer), with the surrounding file and headroom on top.
-DEFAULT_BUDGET = 2048
 CHARS_PER_TOKEN = 3.5
 
 
@@ -64,12 +62,13 @@ class _Span:
 
 
 class _Doc:
-    def __init__(self, text: str, language: str | None, tree: Tree | None) -> None:
+    def __init__(self, text: str, language: str | None) -> None:
         self.text = text
-        self.lines = text.split("\n")
-        self.index = TextIndex(text)
+        self.index = LineIndex(text)
+        self.bytes = ByteIndex(self.index)
+        self.lines = self.index.lines  # with their line ends
         self.language = resolve_language(language)
-        self.tree = tree if tree is not None else parse_text(text, self.language)
+        self.tree = parse_text(text, self.language)
         self.scopes: SyntaxScopes | None = None
         self.fallback_reason = "There is no tree-sitter grammar for this language"
         if self.tree is not None and self.language is not None:
@@ -77,9 +76,9 @@ class _Doc:
                 share = error_share(self.tree)
                 self.fallback_reason = f"The parse is mostly errors ({share:.0%} of the file)"
             else:
-                self.scopes = collect_scopes(self.tree, self.language, text)
-        # A final newline ends the last line rather than starting an empty one.
-        self.last_row = max(len(self.lines) - (2 if text.endswith("\n") else 1), 0)
+                self.scopes = collect_scopes(self.tree, self.language, text, index=self.bytes)
+        # A final line end ends the last line rather than starting an empty one.
+        self.last_row = max(len(self.lines) - (2 if self.lines[-1] == "" else 1), 0)
 
     def file_span(self, reason: str) -> _Span:
         return _Span(0, self.last_row, "file", reason)
@@ -87,12 +86,12 @@ class _Doc:
     def blank(self, row: int) -> bool:
         return not self.lines[row].strip()
 
-    def slice(self, span: _Span) -> str:
-        start, end = self.index.line_span(span.first, span.last)
+    def slice(self, first: int, last: int) -> str:
+        start, end = self.index.line_span(first, last)
         return self.text[start:end]
 
     def row(self, offset: int) -> int:
-        return min(self.index.row_of(min(max(offset, 0), len(self.text))), self.last_row)
+        return min(self.index.line_of(offset), self.last_row)
 
 
 def _definition_span(d: Definition) -> _Span:
@@ -104,7 +103,7 @@ def _cursor_scope(doc: _Doc, scopes: SyntaxScopes, row: int) -> _Span:
     if defs:
         span = _definition_span(defs[0])
         if span.kind == "class":
-            header = row <= defs[0].node.start_point.row
+            header = row <= scopes.rows(defs[0].node)[0]
             where = "on the header of" if header else "between the members of"
             return replace(span, reason=f"The cursor is {where} {span.title}.")
         owner = next((d for d in defs[1:] if d.kind == "class" and d.name), None)
@@ -139,17 +138,17 @@ def _widen_selection(doc: _Doc, scopes: SyntaxScopes, first: int, last: int) -> 
         content_end = start + len(chunk.rstrip())
         if content_start >= content_end:
             break
-        low, high = doc.index.byte(content_start), doc.index.byte(content_end)
+        low, high = doc.bytes.byte(content_start), doc.bytes.byte(content_end)
         node = root.named_descendant_for_byte_range(low, high) or root
         covered = [c for c in node.children if c.end_byte > low and c.start_byte < high]
-        spans = [node_rows(c) for c in covered]
+        spans = [scopes.rows(c) for c in covered]
         if node != root and not any(c in scopes.statement_set for c in covered):
             # The pieces are parts of one statement (a header, some arguments): take it whole.
             holder = node
             while holder is not None and holder not in scopes.statement_set:
                 holder = holder.parent
             if holder is not None:
-                spans.append(node_rows(holder))
+                spans.append(scopes.rows(holder))
         new_first = min([first, *(s[0] for s in spans)])
         new_last = min(max([last, *(s[1] for s in spans)]), doc.last_row)
         if (new_first, new_last) == (first, last):
@@ -243,7 +242,7 @@ def _shrink_candidates(doc: _Doc, base: _Span, anchor: int) -> list[_Span]:
         return candidates
     _, holder = scopes.top_level(anchor)
     if holder is not None:
-        first, last = node_rows(holder)
+        first, last = scopes.rows(holder)
         top = _Span(scopes.attached_first_row(first), last, "statements")
         defs = [d for d in scopes.definitions if (d.first_row, d.last_row) == (top.first, top.last)]
         candidates.append(_definition_span(defs[0]) if defs else top)
@@ -255,14 +254,14 @@ def _shrink_candidates(doc: _Doc, base: _Span, anchor: int) -> list[_Span]:
         candidates.append(_Span(group[0], group[1], "statements"))
     statement = scopes.innermost_statement(anchor)
     if statement is not None:
-        candidates.append(_Span(*node_rows(statement), "statements"))
+        candidates.append(_Span(*scopes.rows(statement), "statements"))
     return candidates
 
 
 def _fit_budget(
     doc: _Doc, wanted: _Span, base: _Span, anchor: int, count: Callable[[str], int], budget: int
 ) -> _Span:
-    size = count(doc.slice(wanted))
+    size = count(doc.slice(wanted.first, wanted.last))
     if size <= budget:
         return wanted
     lead = (
@@ -276,11 +275,16 @@ def _fit_budget(
         and (c.first, c.last) != (wanted.first, wanted.last)
     ]
     for candidate in sorted(candidates, key=lambda c: c.first - c.last):
-        if count(doc.slice(candidate)) <= budget:
+        if count(doc.slice(candidate.first, candidate.last)) <= budget:
             return replace(candidate, reason=f"{lead}; shrunk to {candidate.title}.")
-    span = _Span(
-        *line_window(doc.lines, (wanted.first, wanted.last), anchor, count, budget), "lines"
-    )
+
+    def lines_cost(first: int, last: int) -> int:
+        # Counted as the prompt shows them: the file's last line too ends with a line end there.
+        text = doc.slice(first, last)
+        return count(text if text.endswith(("\n", "\r")) else text + "\n")
+
+    rows = line_window((wanted.first, wanted.last), anchor, lines_cost, budget)
+    span = _Span(*rows, "lines")
     return replace(span, reason=f"{lead}; shrunk to {span.label}, around line {anchor + 1}.")
 
 
@@ -291,23 +295,22 @@ def choose_region(
     selection: tuple[int, int] | None = None,
     cursor: int | None = None,
     instruction: str | None = None,
-    budget: int = DEFAULT_BUDGET,
+    budget: int = DEFAULT_REGION_TOKENS,
     count_tokens: Callable[[str], int] | None = None,
-    tree: Tree | None = None,
 ) -> Region:
     """The whole-line region to rewrite, its kind and a sentence saying why.
 
     `language` is a canonical name or LSP languageId (None/unknown: line-based fallback);
-    `selection` and `cursor` are `str` offsets; `tree` is a current parse of `text` to reuse.
+    `selection` and `cursor` are `str` offsets; `budget` is the region's tokens (by
+    `count_tokens`, default `estimate_tokens`).
     """
     if budget < 1:
         raise ValueError(f"the region budget must be a positive number of tokens, not {budget}")
     count = count_tokens or estimate_tokens
     if not text.strip():
-        return Region(
-            0, len(text), "file", "The document is blank, so the region is the whole file."
-        )
-    doc = _Doc(text, language, tree)
+        reason = "The document is blank, so the region is the whole file."
+        return Region(start=0, end=len(text), kind="file", reason=reason)
+    doc = _Doc(text, language)
     if selection is not None and selection[0] == selection[1]:
         cursor, selection = selection[0], None
     if selection is not None:
@@ -327,4 +330,4 @@ def choose_region(
     wanted = _widen_for_instruction(doc, base, instruction) or base
     span = _fit_budget(doc, wanted, base, anchor, count, budget)
     start, end = doc.index.line_span(span.first, span.last)
-    return Region(start, end, span.kind, span.reason, span.name)
+    return Region(start=start, end=end, kind=span.kind, reason=span.reason, name=span.name)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from tree_sitter import Node
 
+from diffcoder.editing.indentation import common_indentation
 from diffcoder.editing.languages import resolve_language
 from diffcoder.editing.parsing import parse_text
+from diffcoder.editing.text_edits import split_lines
 
 
 def count_problems(root: Node) -> int:
@@ -39,17 +41,11 @@ def dedent_region(text: str) -> str:
     A method body cut out of a class parses as top-level code once its base indentation is gone;
     unlike `textwrap.dedent` this leaves `\\r` and whitespace-only lines alone.
     """
-    lines = text.split("\n")
-    indents = [line[: len(line) - len(line.lstrip(" \t"))] for line in lines if line.strip()]
-    if not indents:
-        return text
-    common = indents[0]
-    for indent in indents[1:]:
-        while not indent.startswith(common):
-            common = common[:-1]
+    lines = split_lines(text)
+    common = common_indentation(lines)
     if not common:
         return text
-    return "\n".join(line[len(common) :] if line.startswith(common) else line for line in lines)
+    return "".join(line[len(common) :] if line.startswith(common) else line for line in lines)
 
 
 def adds_syntax_errors(

@@ -10,8 +10,10 @@ from dataclasses import dataclass, field
 
 from tree_sitter import Node, QueryCursor, Tree
 
+from diffcoder.editing.indentation import indentation
 from diffcoder.editing.languages import scope_query
-from diffcoder.editing.parsing import node_rows
+from diffcoder.editing.parsing import ByteIndex
+from diffcoder.editing.positions import LineIndex
 
 # Lines directly above a definition that belong to it: doc comments, decorators, attributes.
 _ATTACHED_PREFIXES: dict[str, tuple[str, ...]] = {
@@ -41,13 +43,20 @@ class Definition:
 
 @dataclass
 class SyntaxScopes:
-    lines: list[str]
+    index: ByteIndex  # rows of nodes, by the text's line index
     language: str
     definitions: list[Definition] = field(default_factory=list)
     statements: list[Node] = field(default_factory=list)
     namespaces: list[Node] = field(default_factory=list)
     import_rows: set[int] = field(default_factory=set)
     statement_set: set[Node] = field(default_factory=set)
+
+    @property
+    def lines(self) -> list[str]:
+        return self.index.lines.lines
+
+    def rows(self, node: Node) -> tuple[int, int]:
+        return self.index.node_rows(node)
 
     def blank(self, row: int) -> bool:
         return not self.lines[row].strip()
@@ -56,10 +65,10 @@ class SyntaxScopes:
         """First row of the comment/decorator lines glued above `row` (no blank line between)."""
         prefixes = _ATTACHED_PREFIXES.get(self.language, _C_LIKE_PREFIXES)
         header = self.lines[row]
-        indent = len(header) - len(header.lstrip(" \t"))
+        indent = len(indentation(header))
         while row > 0:
             above = self.lines[row - 1]
-            above_indent = len(above) - len(above.lstrip(" \t"))
+            above_indent = len(indentation(above))
             # " * " continuation lines of a block comment sit one column right of the definition.
             if not above.strip().startswith(prefixes) or above_indent > indent + 1:
                 break
@@ -86,7 +95,7 @@ class SyntaxScopes:
                 )
                 if not inside or node == container:
                     continue
-                if node.start_point.row == container.start_point.row:
+                if self.rows(node)[0] == self.rows(container)[0]:
                     continue
             if node.start_byte >= end:
                 result.append(node)
@@ -97,7 +106,7 @@ class SyntaxScopes:
         """Rows of the blank-line-separated run of statements holding `row`, or the nearest run."""
         groups: list[list[int]] = []
         for node in statements:
-            first, last = node_rows(node)
+            first, last = self.rows(node)
             if groups and not any(self.blank(r) for r in range(groups[-1][1] + 1, first)):
                 groups[-1][1] = max(groups[-1][1], last)
             else:
@@ -113,7 +122,7 @@ class SyntaxScopes:
         container: Node | None = None
         while True:
             statements = self.outermost_statements(container)
-            holder = next((s for s in statements if _holds(s, row)), None)
+            holder = next((s for s in statements if self.holds(s, row)), None)
             if holder is None:
                 return statements, None
             inner = [
@@ -121,15 +130,19 @@ class SyntaxScopes:
                 for n in self.namespaces
                 if holder.start_byte <= n.start_byte
                 and n.end_byte <= holder.end_byte
-                and node_rows(n)[0] < row < node_rows(n)[1]
+                and self.rows(n)[0] < row < self.rows(n)[1]
             ]
             if not inner:
                 return statements, holder
             container = min(inner, key=lambda n: n.end_byte - n.start_byte)
 
     def innermost_statement(self, row: int) -> Node | None:
-        holders = [s for s in self.statements if _holds(s, row)]
+        holders = [s for s in self.statements if self.holds(s, row)]
         return min(holders, key=lambda n: n.end_byte - n.start_byte, default=None)
+
+    def holds(self, node: Node, row: int) -> bool:
+        first, last = self.rows(node)
+        return first <= row <= last
 
 
 def _plain_name(name: str) -> str:
@@ -137,14 +150,11 @@ def _plain_name(name: str) -> str:
     return name.split("<", 1)[0].split("::")[-1].strip()
 
 
-def _holds(node: Node, row: int) -> bool:
-    first, last = node_rows(node)
-    return first <= row <= last
-
-
-def collect_scopes(tree: Tree, language: str, text: str) -> SyntaxScopes:
-    """Run the language's scope query once and sort its captures."""
-    scopes = SyntaxScopes(lines=text.split("\n"), language=language)
+def collect_scopes(
+    tree: Tree, language: str, text: str, *, index: ByteIndex | None = None
+) -> SyntaxScopes:
+    """Run the language's scope query once and sort its captures; `index` is `text`'s, if built."""
+    scopes = SyntaxScopes(index=index or ByteIndex(LineIndex(text)), language=language)
     query = scope_query(language)
     if query is None:
         return scopes
@@ -164,13 +174,13 @@ def collect_scopes(tree: Tree, language: str, text: str) -> SyntaxScopes:
                     names[node] = _plain_name(name_nodes[0].text.decode("utf-8", "replace"))
         wrappers.update(captures.get("wrapper", ()))
         scopes.namespaces.extend(captures.get("namespace", ()))
-        scopes.import_rows.update(node.start_point.row for node in captures.get("import", ()))
+        scopes.import_rows.update(scopes.rows(node)[0] for node in captures.get("import", ()))
         statements.update(captures.get("statement", ()))
     for node, kind in kinds.items():
         extent = node
         while extent.parent is not None and extent.parent in wrappers:
             extent = extent.parent
-        first, last = node_rows(extent)
+        first, last = scopes.rows(extent)
         if kind != "variable":
             first = scopes.attached_first_row(first)
         scopes.definitions.append(Definition(kind, names.get(node), node, first, last))

@@ -11,7 +11,8 @@ from collections.abc import Iterable, Sequence
 from difflib import SequenceMatcher
 from typing import NamedTuple
 
-_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
+from diffcoder.editing.positions import LineIndex
+
 # A \r\n pair is one unit so no replacement starts or ends between \r and \n: LSP clients treat
 # the pair as one line end, and a position between them does not exist.
 _UNIT = re.compile(r"\r\n|.", re.DOTALL)
@@ -32,8 +33,10 @@ class Replacement(NamedTuple):
 
 
 def split_lines(text: str) -> list[str]:
-    """Lines with their terminators (\\n, \\r\\n or \\r); joining them gives `text` back."""
-    return _LINE.findall(text)
+    """Lines with their line ends (\\n, \\r\\n or \\r); joining them gives `text` back. Unlike
+    `LineIndex.lines` there is no empty line after a final line end."""
+    lines = LineIndex(text).lines
+    return lines if lines[-1] else lines[:-1]
 
 
 def _offsets(pieces: Sequence[str]) -> list[int]:

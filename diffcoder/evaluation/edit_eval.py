@@ -1,124 +1,31 @@
 """`diffcoder eval edit`: instruction edits through the editor's own pipeline, judged by tests.
 
-A backend turns (program, instruction, target) into an edited program: `direct` calls `run_edit`
-in process; `lsp` drives the `diffcoder-lsp` process over stdio (`lsp_backend`), same method.
+Where each edit's target lies, the samples per problem, running the edited programs in the
+sandbox, and pass@k; `backends` turns (program, instruction, target) into an edited program.
 """
 
 from __future__ import annotations
 
 import difflib
 import sys
-import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol, TextIO
+from typing import Any, TextIO
 
+from diffcoder.evaluation.attempts import EditAttempt, EditBackend, EditTarget
 from diffcoder.evaluation.datasets import EditProblem, edit_program
 from diffcoder.evaluation.metrics import mean_pass_at_k, spread
-from diffcoder.evaluation.sandbox import ExecResult, SandboxLimits, run_program, run_programs
+from diffcoder.evaluation.sandbox import (
+    DEFAULT_WORKERS,
+    ExecResult,
+    SandboxLimits,
+    run_program,
+    run_programs,
+)
 
 SCOPES = ("file", "cursor")
-BACKENDS = ("direct", "lsp")
-
-
-class BackendUnavailable(RuntimeError):
-    """The requested `--via` backend cannot run here (no model, a server that did not start)."""
-
-
-@dataclass(frozen=True)
-class EditTarget:
-    selection: tuple[int, int] | None  # str offsets
-    cursor: int | None
-
-
-@dataclass(frozen=True)
-class EditOutcome:
-    new_text: str
-    rejected: str | None
-    finish_reason: str
-    region_kind: str
-    nfe: int
-    generated_tokens: int
-    tokens_per_forward: float
-    seconds: float  # wall clock of the whole edit request, as a user waits for it
-    draft_accepted_tokens: int = 0
-    model_seconds: float = 0.0  # prefill + decoding, as the engine measured it
-
-
-class EditBackend(Protocol):
-    name: str
-
-    def edit(
-        self, text: str, instruction: str, target: EditTarget, *, temperature: float, seed: int
-    ) -> EditOutcome: ...
-
-    def close(self) -> None: ...
-
-
-class DirectBackend:
-    """`run_edit` in this process: the pipeline the language server calls, minus the protocol."""
-
-    name = "direct"
-
-    def __init__(self, engine: Any, *, path: str = "program.py") -> None:
-        self.engine = engine
-        self.path = path
-
-    def edit(
-        self, text: str, instruction: str, target: EditTarget, *, temperature: float, seed: int
-    ) -> EditOutcome:
-        from diffcoder.editing.edit_pipeline import EditRequest, run_edit
-
-        request = EditRequest(
-            text=text,
-            instruction=instruction,
-            language="python",
-            path=self.path,
-            selection=target.selection,
-            cursor=target.cursor,
-            temperature=temperature,
-            seed=seed,
-        )
-        start = time.perf_counter()
-        result = run_edit(self.engine, request)
-        seconds = time.perf_counter() - start
-        generation = result.generation
-        return EditOutcome(
-            new_text=result.new_text,
-            rejected=None if result.proposed else result.detail,
-            finish_reason=generation.finish_reason,
-            region_kind=result.region.kind,
-            nfe=generation.nfe,
-            generated_tokens=len(generation.token_ids),
-            tokens_per_forward=generation.tokens_per_forward,
-            seconds=seconds,
-            draft_accepted_tokens=generation.draft_accepted_tokens,
-            model_seconds=generation.prefill_seconds + generation.decode_seconds,
-        )
-
-    def close(self) -> None:
-        pass
-
-
-def open_backend(
-    via: str,
-    load_engine: Callable[[], Any],
-    *,
-    model: str | None = None,
-    device: str | None = None,
-    quant: str | None = None,
-) -> EditBackend:
-    """The backend named by `--via`. `direct` calls `load_engine`; `lsp` starts the server on
-    `model` (with `device`/`quant`) and never loads weights in this process."""
-    if via == "direct":
-        return DirectBackend(load_engine())
-    if via == "lsp":
-        from diffcoder.evaluation.lsp_backend import LspBackend
-
-        return LspBackend(model, device=device, quant=quant)
-    raise ValueError(f"--via must be one of {', '.join(BACKENDS)}, not {via!r}")
 
 
 def first_changed_offset(before: str, after: str) -> int:
@@ -151,7 +58,7 @@ class EvalSettings:
     temperature: float = 0.0
     scope: str = "file"
     limits: SandboxLimits = SandboxLimits()
-    workers: int = 2
+    workers: int = DEFAULT_WORKERS
 
     def __post_init__(self) -> None:
         if self.samples < 1:
@@ -163,7 +70,7 @@ class EvalSettings:
 
 
 def _record(
-    problem: EditProblem, sample: int, outcome: EditOutcome, run: ExecResult, settings: EvalSettings
+    problem: EditProblem, sample: int, attempt: EditAttempt, run: ExecResult, settings: EvalSettings
 ) -> dict[str, Any]:
     return {
         "id": problem.id,
@@ -174,11 +81,11 @@ def _record(
         "timed_out": run.timed_out,
         "returncode": run.returncode,
         "stderr_tail": run.stderr[-400:],
-        **{k: v for k, v in asdict(outcome).items() if k not in ("new_text", "seconds")},
-        "tokens_per_forward": round(outcome.tokens_per_forward, 4),
-        "model_seconds": round(outcome.model_seconds, 4),
-        "latency_seconds": round(outcome.seconds, 4),
-        "new_text": outcome.new_text,
+        **{k: v for k, v in asdict(attempt).items() if k not in ("new_text", "seconds")},
+        "tokens_per_forward": round(attempt.tokens_per_forward, 4),
+        "model_seconds": round(attempt.model_seconds, 4),
+        "latency_seconds": round(attempt.seconds, 4),
+        "new_text": attempt.new_text,
     }
 
 
@@ -191,21 +98,21 @@ def evaluate_edits(
 ) -> list[dict[str, Any]]:
     """One record per (problem, sample). Programs run in the sandbox pool while the model
     decodes the next sample, so the tests cost little extra wall time."""
-    pending: list[tuple[EditProblem, int, EditOutcome, Future[ExecResult]]] = []
+    pending: list[tuple[EditProblem, int, EditAttempt, Future[ExecResult]]] = []
     with ThreadPoolExecutor(max_workers=max(1, settings.workers)) as pool:
         for index, problem in enumerate(problems, 1):
             target = edit_target(problem, settings.scope)
             for sample in range(settings.samples):
-                outcome = backend.edit(
+                attempt = backend.edit(
                     problem.before,
                     problem.instruction,
                     target,
                     temperature=settings.temperature,
                     seed=sample,
                 )
-                program = edit_program(outcome.new_text, problem.tests)
+                program = edit_program(attempt.new_text, problem.tests)
                 future = pool.submit(run_program, program, settings.limits)
-                pending.append((problem, sample, outcome, future))
+                pending.append((problem, sample, attempt, future))
             if log is not None:
                 print(f"[{index}/{len(problems)}] {problem.id} edited", file=log)
         return [_record(p, s, o, f.result(), settings) for p, s, o, f in pending]
@@ -244,7 +151,7 @@ def summarize_edits(records: Sequence[dict[str, Any]], settings: EvalSettings) -
 
 
 def check_references(
-    problems: Sequence[EditProblem], limits: SandboxLimits, *, workers: int = 2
+    problems: Sequence[EditProblem], limits: SandboxLimits, *, workers: int = DEFAULT_WORKERS
 ) -> dict[str, Any]:
     """Gold `after` programs must pass and `before` programs must fail, on the same path."""
     after = run_programs(

@@ -13,11 +13,26 @@ from typing import Any, TextIO
 
 from diffcoder.evaluation.datasets import InfillProblem
 from diffcoder.evaluation.metrics import spread
-from diffcoder.evaluation.sandbox import ExecResult, SandboxLimits, run_program, run_programs
+from diffcoder.evaluation.sandbox import (
+    DEFAULT_WORKERS,
+    ExecResult,
+    SandboxLimits,
+    run_program,
+    run_programs,
+)
+from diffcoder.model.backend import GenerationBackend
+from diffcoder.model.types import DEFAULT_THRESHOLD
+
+# The answer budget per problem (`--max-new-tokens`): HumanEval-infilling middles are short.
+INFILL_MAX_NEW_TOKENS = 128
 
 
 def generate_middle(
-    engine: Any, problem: InfillProblem, *, max_new_tokens: int, threshold: float | None
+    backend: GenerationBackend,
+    problem: InfillProblem,
+    *,
+    max_new_tokens: int,
+    threshold: float | None,
 ) -> tuple[str, dict[str, Any]]:
     """The model's middle for one problem, and its decoding figures: the same FIM path and
     trimming as the editor's inline completion (`run_infill`), so what is scored is what a user
@@ -26,31 +41,24 @@ def generate_middle(
 
     start = time.perf_counter()
     result = run_infill(
-        engine,
+        backend,
         problem.prefix + problem.suffix,
         len(problem.prefix),
         max_new_tokens=max_new_tokens,
         threshold=threshold,
     )
-    middle, generation = result.text, result.generation
-    figures = {
-        "finish_reason": generation.finish_reason,
-        "nfe": generation.nfe,
-        "generated_tokens": len(generation.token_ids),
-        "tokens_per_forward": round(generation.tokens_per_forward, 4),
-        "latency_seconds": round(time.perf_counter() - start, 4),
-    }
-    return middle, figures
+    latency = round(time.perf_counter() - start, 4)
+    return result.text, {**result.generation.stats(), "latency_seconds": latency}
 
 
 def evaluate_infill(
-    engine: Any,
+    backend: GenerationBackend,
     problems: Sequence[InfillProblem],
     *,
     limits: SandboxLimits,
-    max_new_tokens: int = 128,
-    threshold: float | None = 0.95,
-    workers: int = 2,
+    max_new_tokens: int = INFILL_MAX_NEW_TOKENS,
+    threshold: float | None = DEFAULT_THRESHOLD,
+    workers: int = DEFAULT_WORKERS,
     log: TextIO | None = sys.stderr,
 ) -> list[dict[str, Any]]:
     """One greedy sample per problem; tests run in the pool while the next middle decodes."""
@@ -58,7 +66,7 @@ def evaluate_infill(
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         for index, problem in enumerate(problems, 1):
             middle, figures = generate_middle(
-                engine, problem, max_new_tokens=max_new_tokens, threshold=threshold
+                backend, problem, max_new_tokens=max_new_tokens, threshold=threshold
             )
             future = pool.submit(run_program, problem.program(middle), limits)
             pending.append((problem, middle, figures, future))
@@ -94,7 +102,7 @@ def summarize_infill(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 
 def check_infill_references(
-    problems: Sequence[InfillProblem], limits: SandboxLimits, *, workers: int = 2
+    problems: Sequence[InfillProblem], limits: SandboxLimits, *, workers: int = DEFAULT_WORKERS
 ) -> dict[str, Any]:
     """Gold middles must pass; an empty middle must not (else the row tests nothing)."""
     gold = run_programs([p.program(p.middle) for p in problems], limits, workers=workers)

@@ -22,6 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 
 DEFAULT_TIMEOUT = 15.0
+DEFAULT_WORKERS = 2  # programs run at once (`--workers`)
 OUTPUT_TAIL = 2000  # characters of stdout/stderr kept per run, enough to see the failing assert
 
 # Written next to the program when no network namespace can be made: a process can still open
@@ -196,7 +197,10 @@ def run_program(source: str, limits: SandboxLimits | None = None) -> ExecResult:
 
 
 def run_programs(
-    sources: Iterable[str], limits: SandboxLimits | None = None, *, workers: int = 2
+    sources: Iterable[str],
+    limits: SandboxLimits | None = None,
+    *,
+    workers: int = DEFAULT_WORKERS,
 ) -> list[ExecResult]:
     """`run_program` over many sources with a small pool; results in input order."""
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from diffcoder.editing.positions import LineIndex
+from diffcoder.lsp_server.protocol import STATUS_REQUEST
 
 # What a small editor announces: UTF-16 positions, progress bars, versioned edits, inline infill.
 CAPABILITIES: dict[str, Any] = {
@@ -187,7 +188,7 @@ class LspClient:
         """Poll `diffcoder/status` until the model loaded (or failed); returns the status."""
         deadline = time.monotonic() + timeout
         while True:
-            status = self.request("diffcoder/status", {})
+            status = self.request(STATUS_REQUEST, {})
             if status["model"]["state"] in ("ready", "failed", "unconfigured"):
                 return status
             if time.monotonic() > deadline:

@@ -7,29 +7,21 @@ Clients with `codeAction/resolve` for `edit` get the edit on resolve; others get
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
 from urllib.parse import unquote
 
 from lsprotocol import types
 from lsprotocol.converters import get_converter
 from pygls.exceptions import JsonRpcException
+from pygls.workspace import Workspace
 
-from diffcoder.lsp_server.edits import parse_edit_args
-
-if TYPE_CHECKING:
-    from diffcoder.lsp_server.server import DiffCoderServer
+from diffcoder.lsp_server import edits
+from diffcoder.lsp_server.context import RequestContext
+from diffcoder.lsp_server.protocol import EDIT_COMMAND
 
 logger = logging.getLogger(__name__)
 _converter = get_converter()
-EDIT_COMMAND = "diffcoder.edit"
 MAX_DIAGNOSTIC_ACTIONS = 5
-
-
-def _resolves_edits(server: DiffCoderServer) -> bool:
-    text = server.client_capabilities.text_document
-    code_action = text.code_action if text else None
-    support = code_action.resolve_support if code_action else None
-    return bool(support and "edit" in support.properties)
 
 
 def _wanted(kind: types.CodeActionKind, only: list[str] | None) -> bool:
@@ -38,13 +30,20 @@ def _wanted(kind: types.CodeActionKind, only: list[str] | None) -> bool:
     return any(kind.value == o or kind.value.startswith(f"{o}.") for o in only)
 
 
-def code_actions(server: DiffCoderServer, params: types.CodeActionParams) -> list[types.CodeAction]:
+def code_actions(
+    params: types.CodeActionParams,
+    *,
+    workspace: Workspace,
+    instructions: Sequence[str],
+    resolve: bool,
+) -> list[types.CodeAction]:
+    """One action per diagnostic (fix it) and per instruction; `resolve`: the client fills in
+    the edit with `codeAction/resolve`, else each action carries a `diffcoder.edit` command."""
     uri = params.text_document.uri
-    document = server.workspace.text_documents.get(unquote(uri))
+    document = workspace.text_documents.get(unquote(uri))
     if document is None:
         logger.info("code actions for %s: not open", uri)
         return []
-    resolve = _resolves_edits(server)
     only = [str(getattr(k, "value", k)) for k in (params.context.only or [])] or None
 
     def action(title, kind, instruction, where: types.Range, diagnostics=None) -> types.CodeAction:
@@ -70,27 +69,22 @@ def code_actions(server: DiffCoderServer, params: types.CodeActionParams) -> lis
             actions.append(action(title, fix, instruction, diagnostic.range, [diagnostic]))
     rewrite = types.CodeActionKind.RefactorRewrite
     if _wanted(rewrite, only):
-        for instruction in server.settings.edit.instructions:
+        for instruction in instructions:
             actions.append(action(f"DiffCoder: {instruction}", rewrite, instruction, params.range))
     return actions
 
 
-async def resolve_code_action(
-    server: DiffCoderServer, action: types.CodeAction, key: Any
-) -> types.CodeAction:
+async def resolve_code_action(ctx: RequestContext, action: types.CodeAction) -> types.CodeAction:
     """Compute the chosen action's edit; on failure show why and return it without an edit."""
     if not isinstance(action.data, dict):
         return action
     try:
-        args = parse_edit_args(action.data)
-        doc, result, _ = await server.edits.compute(args, key)
-        refusal = result.detail if not result.proposed else server.edits.refusal(doc, False)
-        if refusal is None and not result.replacements:
-            refusal = "the model proposed no change"
+        outcome = await edits.resolve_edit(ctx, action.data)
     except JsonRpcException as error:
-        refusal = error.message
-    if refusal is not None:
-        server.show(f"{action.title}: {refusal}", types.MessageType.Warning)
+        ctx.editor.show(f"{action.title}: {error.message}", types.MessageType.Warning)
         return action
-    action.edit = server.edits.workspace_edit(doc, result)
+    if outcome.outcome != "proposed" or outcome.detail is not None:
+        ctx.editor.show(f"{action.title}: {outcome.detail}", types.MessageType.Warning)
+        return action
+    action.edit = outcome.edit
     return action

@@ -1,76 +1,46 @@
-"""Instruction edits over LSP: the `diffcoder.edit` command, its cancellation, and the
-versioned `WorkspaceEdit` it produces (applied through `workspace/applyEdit` or returned).
+"""Instruction edits over LSP: `diffcoder.edit` and code-action resolve run the edit pipeline on the
+model thread and end as one `EditOutcome`, whose `reply()` is the command's JSON answer.
 
-An edit computed for version N is never sent once the document has moved past N.
+An edit computed for version N is never sent once the document has moved past N, and a cancelled
+edit is never applied.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import time
-from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, replace
+from typing import Any
 
 from lsprotocol import types
 from lsprotocol.converters import get_converter
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from pydantic.alias_generators import to_camel
+from pydantic import ValidationError
 from pygls.exceptions import JsonRpcInvalidParams
 
+from diffcoder.editing.budgets import PromptTooLongError
 from diffcoder.editing.edit_pipeline import EditRequest, EditResult, run_edit
-from diffcoder.editing.prompts import PromptTooLongError
+from diffcoder.lsp_server.context import RequestContext
 from diffcoder.lsp_server.documents import (
     DocumentSnapshot,
     RequestFailed,
     current_version,
     snapshot,
 )
-from diffcoder.lsp_server.model_host import ModelJob
-from diffcoder.lsp_server.work_done import WorkDone
+from diffcoder.lsp_server.jobs import Job
+from diffcoder.lsp_server.protocol import (
+    EDIT_PROGRESS_PREFIX,
+    EditArgs,
+    EditRegion,
+    EditReply,
+    EditStats,
+    Outcome,
+    Range,
+)
+from diffcoder.lsp_server.settings import Settings
+from diffcoder.model.types import StepInfo
 
-if TYPE_CHECKING:
-    from diffcoder.lsp_server.server import DiffCoderServer
-
-logger = logging.getLogger(__name__)
 _converter = get_converter()
 MODEL_WAIT_S = 120.0  # how long a request waits for a model that is still loading
-
-
-class _Args(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
-
-
-class _Pos(_Args):
-    line: int = Field(ge=0)
-    character: int = Field(ge=0)
-
-
-class _Range(_Args):
-    start: _Pos
-    end: _Pos
-
-
-class _Doc(_Args):
-    uri: str = Field(min_length=1)
-    version: int | None = None
-
-
-class EditArgs(_Args):
-    """`diffcoder.edit`'s one argument object."""
-
-    text_document: _Doc
-    instruction: str
-    range: _Range | None = None
-    position: _Pos | None = None
-    apply: bool = True
-
-    @field_validator("instruction")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("instruction must not be empty")
-        return value
+NO_CHANGE = "the model proposed no change"
 
 
 def parse_edit_args(raw: Any) -> EditArgs:
@@ -89,200 +59,179 @@ def parse_edit_args(raw: Any) -> EditArgs:
         ) from None
 
 
-def _stats(result: EditResult, server_s: float) -> dict[str, Any]:
-    g = result.generation
-    model_s = g.prefill_seconds + g.decode_seconds
-    return {
-        "generatedTokens": len(g.token_ids),
-        "promptTokens": g.prompt_tokens,
-        "forwards": g.nfe,
-        "draftAcceptedTokens": g.draft_accepted_tokens,
-        "modelSeconds": round(model_s, 4),
-        "serverSeconds": round(max(server_s - model_s, 0.0), 4),
-    }
+@dataclass(frozen=True)
+class EditOutcome:
+    """How one edit ended: `outcome` plus `detail` (why, for people), with what led there."""
 
+    outcome: Outcome
+    detail: str | None
+    doc: DocumentSnapshot
+    result: EditResult
+    edit: types.WorkspaceEdit | None  # the proposal as the editor takes it (None: refused)
+    request_seconds: float  # from the request to the pipeline's answer
 
-class EditService:
-    def __init__(self, server: DiffCoderServer) -> None:
-        self.server = server
-        self.jobs: dict[Any, ModelJob] = {}  # in-flight edits by request id (or a private key)
-        self.tokens: dict[str, Any] = {}  # progress token -> key, for workDoneProgress/cancel
-
-    def cancel(self, key: Any = None, *, uri: str | None = None) -> int:
-        """Cancel the edit for request `key`, those on `uri`, or every edit (neither given)."""
-        if key is not None:
-            keys = [key] if key in self.jobs else []
-        else:
-            keys = [k for k, job in self.jobs.items() if uri is None or job.uri == uri]
-        for k in keys:
-            self.jobs[k].cancel()
-        return len(keys)
-
-    async def compute(self, args: EditArgs, key: Any) -> tuple[DocumentSnapshot, EditResult, float]:
-        """Run the pipeline for `args`; raises RequestFailed with a user-facing reason."""
-        started = time.perf_counter()
-        doc = snapshot(self.server.workspace, args.text_document.uri)
-        wanted = args.text_document.version
-        if wanted is not None and doc.version is not None and wanted != doc.version:
-            raise RequestFailed(
-                f"the edit was asked for version {wanted} of {doc.uri}, but the document is at "
-                f"version {doc.version}; ask again"
-            )
-        job = ModelJob(doc.uri)
-        self.jobs[key] = job  # from here on a cancel reaches it, even while the model loads
-        try:
-            result = await self._run(args, doc, job, key)
-        except asyncio.CancelledError:
-            job.cancel()
-            raise
-        finally:
-            self.jobs.pop(key, None)
-        if job.cancelled.is_set() and result.outcome != "cancelled":
-            result = replace(
-                result, outcome="cancelled", detail="cancelled", replacements=[], new_text=doc.text
-            )
-        return doc, result, time.perf_counter() - started
-
-    def _request(self, args: EditArgs, doc: DocumentSnapshot) -> EditRequest:
-        selection, cursor = None, None
-        if args.range is not None:
-            start = doc.offset(types.Position(args.range.start.line, args.range.start.character))
-            end = doc.offset(types.Position(args.range.end.line, args.range.end.character))
-            if start != end:
-                selection = (min(start, end), max(start, end))
-            else:
-                cursor = start
-        if selection is None and cursor is None and args.position is not None:
-            cursor = doc.offset(types.Position(args.position.line, args.position.character))
-        settings = self.server.settings
-        return EditRequest(
-            text=doc.text,
-            instruction=args.instruction,
-            language=doc.language_id,
-            path=doc.path,
-            selection=selection,
-            cursor=cursor,
-            reject_syntax_errors=settings.edit.reject_syntax_errors,
-            threshold=settings.edit.threshold,
-            budget=settings.context.max_tokens,
-            max_new_tokens=settings.edit.max_new_tokens,
-        )
-
-    async def _run(self, args: EditArgs, doc: DocumentSnapshot, job: ModelJob, key: Any):
-        server = self.server
-        engine = await server.model.acquire(MODEL_WAIT_S)
-        if job.cancelled.is_set():
-            raise RequestFailed("DiffCoder: the edit was cancelled")
-        request = self._request(args, doc)
-        progress = WorkDone(server, f"DiffCoder: {args.instruction[:60]}", cancellable=True)
-
-        def on_step(info) -> None:
-            percent = min(100, 100 * info.committed // max(1, info.max_new_tokens))
-            progress.report(percent, f"{info.committed}/{info.max_new_tokens} tokens")
-
-        try:
-            await progress.begin("preparing the prompt")
-            if progress.token is not None:
-                self.tokens[progress.token] = key
-            return await server.model.run(
-                run_edit, engine, request, on_step=on_step, cancel=job.cancelled
-            )
-        except PromptTooLongError as error:
-            raise RequestFailed(f"DiffCoder: the region does not fit the budget: {error}") from None
-        finally:
-            self.tokens.pop(progress.token or "", None)
-            progress.end()
-
-    def workspace_edit(self, doc: DocumentSnapshot, result: EditResult) -> types.WorkspaceEdit:
-        edits = [
-            types.TextEdit(range=doc.range(r.start, r.end), new_text=r.text)
-            for r in result.replacements
-        ]
-        caps = self.server.client_capabilities.workspace
-        edit_caps = caps.workspace_edit if caps else None
-        if edit_caps is not None and edit_caps.document_changes:
-            identifier = types.OptionalVersionedTextDocumentIdentifier(
-                uri=doc.uri, version=doc.version
-            )
-            change = types.TextDocumentEdit(text_document=identifier, edits=list(edits))
-            return types.WorkspaceEdit(document_changes=[change])
-        return types.WorkspaceEdit(changes={doc.uri: list(edits)})
-
-    def result_json(
-        self, doc: DocumentSnapshot, result: EditResult, server_s: float
-    ) -> dict[str, Any]:
-        region = result.region
+    def reply(self) -> EditReply:
+        """The `diffcoder.edit` answer: the one place its keys are filled in."""
+        result, region = self.result, self.result.region
+        ended_early = self.outcome in ("refused", "cancelled")
         written = result.new_region_text
-        # A refused answer the model did write (syntax errors), for display only: never applied.
-        proposal = (
-            written
-            if not result.proposed and written != result.prompt.region.original_text
-            else None
+        changed = written != result.prompt.answer_context.original_text
+        where = self.doc.range(region.start, region.end)
+        return EditReply(
+            applied=self.outcome == "applied",
+            edit=None if self.edit is None or ended_early else _converter.unstructure(self.edit),
+            region=EditRegion(
+                range=Range.model_validate(_converter.unstructure(where)),
+                kind=region.kind,
+                reason=region.reason,
+                name=region.name,
+            ),
+            finish_reason=result.finish_reason,
+            rejected=self.detail if ended_early else None,
+            cancelled=self.outcome == "cancelled",
+            reason=self.detail,
+            proposal=written if ended_early and changed else None,
+            version=self.doc.version,
+            stats=EditStats.of(result.generation.stats(), self.request_seconds),
+            outcome=self.outcome,
+            detail=self.detail,
         )
-        return {
-            "applied": False,
-            "edit": None,
-            "region": {
-                "range": _converter.unstructure(doc.range(region.start, region.end)),
-                "kind": region.kind,
-                "reason": region.reason,
-                "name": region.name,
-            },
-            "finishReason": result.finish_reason,
-            "rejected": None if result.proposed else result.detail,
-            "cancelled": result.outcome == "cancelled",
-            "reason": None if result.proposed else result.detail,
-            "proposal": proposal,
-            "version": doc.version,
-            "stats": _stats(result, server_s),
-        }
 
-    def refusal(self, doc: DocumentSnapshot, job_cancelled: bool) -> str | None:
-        """Why an edit computed on `doc` must not be applied now (None when it may)."""
-        if job_cancelled:
-            return "cancelled"
-        now = current_version(self.server.workspace, doc.uri)
-        if now != doc.version:
-            return (
-                f"{doc.uri} changed while the edit was computed (version {doc.version} -> {now}); "
-                "nothing was applied, ask again"
-            )
+    def but(self, outcome: Outcome, detail: str | None) -> EditOutcome:
+        """The same edit, ended differently (the server's checks after the pipeline)."""
+        return replace(self, outcome=outcome, detail=detail)
+
+
+def edit_request(args: EditArgs, doc: DocumentSnapshot, settings: Settings) -> EditRequest:
+    selection, cursor = None, None
+    if args.range is not None:
+        start = doc.offset(types.Position(args.range.start.line, args.range.start.character))
+        end = doc.offset(types.Position(args.range.end.line, args.range.end.character))
+        if start != end:
+            selection = (min(start, end), max(start, end))
+        else:
+            cursor = start
+    if selection is None and cursor is None and args.position is not None:
+        cursor = doc.offset(types.Position(args.position.line, args.position.character))
+    return EditRequest(
+        text=doc.text,
+        instruction=args.instruction,
+        language=doc.language_id,
+        path=doc.path,
+        selection=selection,
+        cursor=cursor,
+        reject_syntax_errors=settings.edit.reject_syntax_errors,
+        threshold=settings.edit.threshold,
+        context_tokens=settings.context.max_tokens,
+        max_new_tokens=settings.edit.max_new_tokens,
+    )
+
+
+def workspace_edit(
+    doc: DocumentSnapshot, result: EditResult, document_changes: bool
+) -> types.WorkspaceEdit:
+    """The replacements at the snapshot's version (a `TextDocumentEdit` where the editor
+    takes one, so it refuses them on any other version)."""
+    edits = [
+        types.TextEdit(range=doc.range(r.start, r.end), new_text=r.text)
+        for r in result.replacements
+    ]
+    if document_changes:
+        identifier = types.OptionalVersionedTextDocumentIdentifier(uri=doc.uri, version=doc.version)
+        change = types.TextDocumentEdit(text_document=identifier, edits=list(edits))
+        return types.WorkspaceEdit(document_changes=[change])
+    return types.WorkspaceEdit(changes={doc.uri: list(edits)})
+
+
+def stale(ctx: RequestContext, doc: DocumentSnapshot) -> str | None:
+    """Why an edit computed on `doc` must not be applied now (None when it may)."""
+    now = current_version(ctx.workspace, doc.uri)
+    if now == doc.version:
         return None
+    return (
+        f"{doc.uri} changed while the edit was computed (version {doc.version} -> {now}); "
+        "nothing was applied, ask again"
+    )
 
-    async def execute(self, raw_args: Any, key: Any) -> dict[str, Any]:
-        """`workspace/executeCommand diffcoder.edit`."""
-        args = parse_edit_args(raw_args)
-        doc, result, server_s = await self.compute(args, key)
-        payload = self.result_json(doc, result, server_s)
-        if not result.proposed:
-            return payload
-        edit = self.workspace_edit(doc, result)
-        payload["edit"] = _converter.unstructure(edit)
-        if not result.replacements:
-            payload["reason"] = "the model proposed no change"
-            return payload
-        if not args.apply:
-            return payload
-        refusal = self.refusal(doc, result.outcome == "cancelled")
-        if refusal is not None:
-            payload["reason"] = refusal
-            return payload
-        payload["applied"], payload["reason"] = await self.apply(edit, args.instruction)
-        return payload
 
-    async def apply(self, edit: types.WorkspaceEdit, label: str) -> tuple[bool, str | None]:
-        timeout = self.server.settings.edit.apply_timeout_s
-        params = types.ApplyWorkspaceEditParams(edit=edit, label=f"DiffCoder: {label[:60]}")
-        try:
-            response = await asyncio.wait_for(
-                self.server.workspace_apply_edit_async(params), timeout
-            )
-        except asyncio.TimeoutError:
-            return False, f"the editor did not answer workspace/applyEdit within {timeout:g} s"
-        except Exception as error:  # the client answered with an error
-            return False, f"the editor refused workspace/applyEdit: {error}"
-        if response is None:
-            return False, "the editor sent no answer to workspace/applyEdit"
-        if not response.applied:
-            return False, response.failure_reason or "the editor did not apply the edit"
-        return True, None
+async def _decode(
+    ctx: RequestContext, args: EditArgs, doc: DocumentSnapshot, job: Job
+) -> EditResult:
+    engine = await ctx.model.acquire(MODEL_WAIT_S)
+    if job.cancelled:
+        raise RequestFailed("DiffCoder: the edit was cancelled")
+    request = edit_request(args, doc, ctx.settings)
+    title = EDIT_PROGRESS_PREFIX + args.instruction[:60]
+    progress = ctx.editor.progress(title, cancellable=True)
+
+    def on_step(info: StepInfo) -> None:
+        percent = min(100, 100 * info.committed // max(1, info.max_new_tokens))
+        progress.report(percent, f"{info.committed}/{info.max_new_tokens} tokens")
+
+    try:
+        await progress.begin("preparing the prompt")
+        job.progress_token = progress.token
+        return await ctx.jobs.run(job, run_edit, engine, request, on_step=on_step)
+    except PromptTooLongError as error:
+        raise RequestFailed(f"DiffCoder: the region does not fit the budget: {error}") from None
+    finally:
+        job.progress_token = None
+        progress.end()
+
+
+async def propose(ctx: RequestContext, args: EditArgs, job: Job) -> EditOutcome:
+    """Run the pipeline for `args` (never applies); RequestFailed says why it could not run."""
+    started = time.perf_counter()
+    doc = snapshot(ctx.workspace, args.text_document.uri)
+    wanted = args.text_document.version
+    if wanted is not None and doc.version is not None and wanted != doc.version:
+        raise RequestFailed(
+            f"the edit was asked for version {wanted} of {doc.uri}, but the document is at "
+            f"version {doc.version}; ask again"
+        )
+    result = await _decode(ctx, args, doc, job)
+    proposal = EditOutcome(
+        outcome=result.outcome,
+        detail=result.detail,
+        doc=doc,
+        result=result,
+        edit=None,
+        request_seconds=time.perf_counter() - started,
+    )
+    if job.cancelled and result.outcome != "cancelled":  # the decoding ended just before
+        return proposal.but("cancelled", "cancelled")
+    if not result.proposed:
+        return proposal
+    edit = workspace_edit(doc, result, ctx.editor.takes_document_changes)
+    return replace(proposal, edit=edit, detail=None if result.replacements else NO_CHANGE)
+
+
+async def execute(ctx: RequestContext, raw_args: Any) -> EditOutcome:
+    """`workspace/executeCommand diffcoder.edit`: propose, then apply when asked and still valid."""
+    args = parse_edit_args(raw_args)
+    with ctx.jobs.track("edit", ctx.request_id, args.text_document.uri) as job:
+        proposed = await propose(ctx, args, job)
+        if not args.apply or proposed.outcome != "proposed" or proposed.detail is not None:
+            return proposed
+        why_stale = stale(ctx, proposed.doc)
+        if why_stale is not None:
+            return proposed.but("stale", why_stale)
+        if job.cancelled:
+            return proposed.but("cancelled", "cancelled")
+        assert proposed.edit is not None  # a proposal with replacements has its edit
+        label = EDIT_PROGRESS_PREFIX + args.instruction[:60]
+        timeout = ctx.settings.edit.apply_timeout_s
+        applied, why = await ctx.editor.apply_edit(proposed.edit, label, timeout)
+        return proposed.but("applied", None) if applied else proposed.but("failed", why)
+
+
+async def resolve_edit(ctx: RequestContext, raw_args: Any) -> EditOutcome:
+    """A code action's edit, computed when it is chosen: a proposal, or why there is none."""
+    args = parse_edit_args(raw_args)
+    with ctx.jobs.track("edit", ctx.request_id, args.text_document.uri) as job:
+        proposed = await propose(ctx, args, job)
+    if proposed.outcome == "proposed" and proposed.detail is None:
+        why_stale = stale(ctx, proposed.doc)
+        if why_stale is not None:
+            return proposed.but("stale", why_stale)
+    return proposed

@@ -1,28 +1,25 @@
-"""The model as the server holds it: loaded in the background, one worker thread decoding.
+"""The model as the server holds it: loaded in the background, in one of four states.
 
 Requests wait for a load in progress (up to a limit), and get a clear reason when there is no model:
-none configured, still loading, or a load that failed (with `ModelLoadError`'s how-to-fix).
+none configured, still loading, or a load that failed (with `ModelLoadError`'s how-to-fix). Torch
+is imported only when a local engine loads. Decoding runs on the job registry's model thread.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Literal, TypeVar
 
 from diffcoder.lsp_server.documents import RequestFailed
+from diffcoder.lsp_server.protocol import ModelState, ModelStatus
 from diffcoder.lsp_server.settings import Settings
 from diffcoder.model.backend import GenerationBackend
 from diffcoder.model.types import LoadOptions, ModelLoadError
 
 logger = logging.getLogger(__name__)
-T = TypeVar("T")
 # How to load an engine: the server's test hook (`create_server(engine_loader=...)`) replaces it.
 EngineLoader = Callable[[str, Settings], GenerationBackend]
-State = Literal["unconfigured", "loading", "ready", "failed"]
 HOW_TO_SET = (
     "no model configured (started with --no-demo-model, or the embedded demo model is not "
     "installed): start the server with "
@@ -32,37 +29,24 @@ HOW_TO_SET = (
 
 
 def load_engine(path: str, settings: Settings) -> GenerationBackend:
+    """The local engine; imported here so a server that never loads one never imports torch."""
     from diffcoder.model.engine import load_engine as load_local
 
     return load_local(path, LoadOptions(device=settings.device, quant=settings.quant))
 
 
-class ModelJob:
-    """One request's decoding: cancelled from the event loop, seen by the model thread."""
-
-    def __init__(self, uri: str | None = None) -> None:
-        self.uri = uri
-        self.cancelled = threading.Event()
-
-    def cancel(self) -> None:
-        self.cancelled.set()
-
-
 class ModelHost:
     def __init__(self, loader: EngineLoader = load_engine) -> None:
         self.loader = loader
-        self.state: State = "unconfigured"
+        self.state: ModelState = "unconfigured"
         self.reason = HOW_TO_SET
         self.path: str | None = None
         self.engine: GenerationBackend | None = None
-        # The whole pipeline (prompt, decoding, post-processing) runs here, one request at a
-        # time, so the tokenizer and the model are never used from two threads at once.
-        self.pipeline = ThreadPoolExecutor(max_workers=1, thread_name_prefix="diffcoder-model")
         self._loaded: asyncio.Event | None = None
         self._loads = 0  # a load that finishes after a newer one started is dropped
 
-    def describe(self) -> dict[str, Any]:
-        return {"state": self.state, "path": self.path, "detail": self.reason}
+    def describe(self) -> ModelStatus:
+        return ModelStatus(state=self.state, path=self.path, detail=self.reason)
 
     def load(self, path: str, settings: Settings, on_begin=None, on_end=None) -> asyncio.Task:
         """Start loading `path` in a thread (the previous model is closed first); requests from
@@ -114,14 +98,5 @@ class ModelHost:
             return self.engine
         raise RequestFailed(f"DiffCoder: {self.reason}")
 
-    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run model-side glue (`run_edit`, infill) on the pipeline thread."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.pipeline, lambda: fn(*args, **kwargs))
-
     def close_model(self) -> None:
         self.engine = None
-
-    def close(self) -> None:
-        self.close_model()
-        self.pipeline.shutdown(wait=False, cancel_futures=True)

@@ -1,9 +1,166 @@
-"""The server's own protocol, in one place: custom method and command names and the argument and
-result models of each. The extension's `lsp_ext.ts` mirrors this module (a test compares them).
+"""The server's own protocol, in one place: custom method and command names, the argument and result
+models of each (pydantic, camelCase on the wire) and the fixed values clients match on.
+
+The extension's `lsp_ext.ts` mirrors this module; tests/lsp/test_protocol_mirror.py compares them.
 """
 
 from __future__ import annotations
 
+from typing import Any, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.alias_generators import to_camel
+
 STATUS_REQUEST = "diffcoder/status"
 EDIT_COMMAND = "diffcoder.edit"
 CANCEL_COMMAND = "diffcoder.cancel"
+# Clients tell the model load apart from edits by this work-done progress title.
+LOAD_PROGRESS_TITLE = "Loading Stable-DiffCoder…"
+EDIT_PROGRESS_PREFIX = "DiffCoder: "  # an edit's progress title: this, then its instruction
+
+# How a `diffcoder.edit` ends. The pipeline gives proposed / refused / cancelled; the server adds
+# applied (the editor took it), stale (the document moved on) and failed (the editor refused it).
+Outcome = Literal["proposed", "applied", "refused", "cancelled", "stale", "failed"]
+OUTCOMES: tuple[str, ...] = get_args(Outcome)
+ModelState = Literal["unconfigured", "loading", "ready", "failed"]
+MODEL_STATES: tuple[str, ...] = get_args(ModelState)
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON a client receives (camelCase, every key present, null included)."""
+        return self.model_dump(by_alias=True, mode="json")
+
+
+class _Args(_Wire):
+    # Arguments are checked strictly: a misspelt key is an error, not a silent default.
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+class Position(_Args):
+    line: int = Field(ge=0)
+    character: int = Field(ge=0)
+
+
+class Range(_Args):
+    start: Position
+    end: Position
+
+
+class DocumentRef(_Args):
+    uri: str = Field(min_length=1)
+    version: int | None = None
+
+
+class EditArgs(_Args):
+    """`diffcoder.edit`'s one argument object."""
+
+    text_document: DocumentRef
+    instruction: str
+    range: Range | None = None
+    position: Position | None = None
+    apply: bool = True
+
+    @field_validator("instruction")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("instruction must not be empty")
+        return value
+
+
+class CancelArgs(_Args):
+    """`diffcoder.cancel`'s optional argument: the document whose jobs end (none: every job)."""
+
+    text_document: DocumentRef | None = None
+
+
+class CancelReply(_Wire):
+    cancelled: int  # how many jobs were told to stop
+
+
+class EditRegion(_Wire):
+    """The part of the file the model rewrote, and why that part (`reason`, one sentence)."""
+
+    range: Range
+    kind: str
+    reason: str
+    name: str | None
+
+
+class EditStats(_Wire):
+    generated_tokens: int
+    prompt_tokens: int
+    forwards: int
+    draft_accepted_tokens: int
+    model_seconds: float
+    server_seconds: float  # the request's time on the server minus the model's
+
+    @classmethod
+    def of(cls, stats: dict[str, Any], request_seconds: float) -> EditStats:
+        """From `GenerationResult.stats()`, renamed for the protocol."""
+        model_s = stats["model_seconds"]
+        return cls(
+            generated_tokens=stats["generated_tokens"],
+            prompt_tokens=stats["prompt_tokens"],
+            forwards=stats["nfe"],
+            draft_accepted_tokens=stats["draft_accepted_tokens"],
+            model_seconds=round(model_s, 4),
+            server_seconds=round(max(request_seconds - model_s, 0.0), 4),
+        )
+
+
+class EditReply(_Wire):
+    """`diffcoder.edit`'s answer. `outcome` and `detail` say how it ended; the older keys
+    (applied, rejected, cancelled, reason) are kept for clients that read them."""
+
+    applied: bool
+    edit: dict[str, Any] | None  # a WorkspaceEdit, when the model proposed one
+    region: EditRegion
+    finish_reason: str
+    rejected: str | None  # why the model's answer was refused or cancelled
+    cancelled: bool
+    reason: str | None  # why nothing was applied (None when applied or previewed)
+    proposal: str | None  # a refused answer's region text, for display only
+    version: int | None
+    stats: EditStats
+    outcome: Outcome
+    detail: str | None
+
+
+class InfillStats(_Wire):
+    """The timings of the last finished infill (an inline completion has no room for them)."""
+
+    generated_tokens: int
+    prompt_tokens: int
+    forwards: int
+    model_seconds: float
+    server_seconds: float
+
+    @classmethod
+    def of(cls, stats: dict[str, Any], request_seconds: float) -> InfillStats:
+        model_s = stats["model_seconds"]
+        return cls(
+            generated_tokens=stats["generated_tokens"],
+            prompt_tokens=stats["prompt_tokens"],
+            forwards=stats["nfe"],
+            model_seconds=round(model_s, 4),
+            server_seconds=round(max(request_seconds - model_s, 0.0), 4),
+        )
+
+
+class ModelStatus(_Wire):
+    state: ModelState
+    path: str | None
+    detail: str
+
+
+class StatusReply(_Wire):
+    """`diffcoder/status`'s answer: the model, the jobs running, the settings in force."""
+
+    model: ModelStatus
+    in_flight: int
+    last_infill: InfillStats | None
+    settings: dict[str, Any]

@@ -1,7 +1,7 @@
-"""The DiffCoder language server: a pygls `LanguageServer` and its handlers, one per LSP method.
+"""The DiffCoder language server: its state, the feature table, and one thin handler per LSP
+method that builds a `RequestContext` and calls a service (`edits`, `infill`, `code_actions`).
 
-Handlers are short: documents and settings here, edits in `edits`/`code_actions`, infill in
-`infill`, the model in `model_host`. No handler lets an exception escape unexplained.
+Services never import this module. No handler lets an exception escape unexplained.
 """
 
 from __future__ import annotations
@@ -10,35 +10,49 @@ import asyncio
 import functools
 import inspect
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException
+from pydantic import ValidationError
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 
 from diffcoder import __version__
-from diffcoder.lsp_server.code_actions import EDIT_COMMAND, code_actions, resolve_code_action
+from diffcoder.lsp_server import code_actions, edits, infill
+from diffcoder.lsp_server.context import RequestContext
 from diffcoder.lsp_server.documents import RequestFailed
-from diffcoder.lsp_server.edits import EditService
-from diffcoder.lsp_server.infill import InfillService
+from diffcoder.lsp_server.editor import Editor
+from diffcoder.lsp_server.jobs import JobRegistry, cancelled_request_id
 from diffcoder.lsp_server.model_host import EngineLoader, ModelHost, load_engine
-from diffcoder.lsp_server.settings import Settings, parse_settings
-from diffcoder.lsp_server.work_done import WorkDone
+from diffcoder.lsp_server.protocol import (
+    CANCEL_COMMAND,
+    EDIT_COMMAND,
+    LOAD_PROGRESS_TITLE,
+    STATUS_REQUEST,
+    CancelArgs,
+    CancelReply,
+    InfillStats,
+    StatusReply,
+)
+from diffcoder.lsp_server.settings import Settings, overlay_pulled, parse_settings
 from diffcoder.model.embedded import DEMO_MODEL_DIR, demo_model_available
 
 logger = logging.getLogger(__name__)
-CANCEL_COMMAND = "diffcoder.cancel"
-STATUS_REQUEST = "diffcoder/status"
 
 
 class DiffCoderProtocol(LanguageServerProtocol):
-    def _handle_cancel_notification(self, msg_id):
-        # pygls cancels only a request's outer future; the decoding behind it must stop too.
-        super()._handle_cancel_notification(msg_id)
-        server = self._server
-        if isinstance(server, DiffCoderServer) and server.edits.cancel(msg_id):
-            logger.info("cancelled the decoding of request %s", msg_id)
+    """pygls's protocol, plus a look at each `$/cancelRequest` on its way in (see
+    `cancelled_request_id` for why), so the decoding behind a cancelled command stops too."""
+
+    on_cancel_request: Callable[[Any], None] | None = None
+
+    def handle_message(self, message: Any) -> None:
+        request_id = cancelled_request_id(message)
+        if request_id is not None and self.on_cancel_request is not None:
+            self.on_cancel_request(request_id)
+        super().handle_message(message)
 
 
 class DiffCoderServer(LanguageServer):
@@ -57,15 +71,24 @@ class DiffCoderServer(LanguageServer):
         self.pending_problems: list[str] = []
         self.initial_options: Any = None
         self.model = ModelHost(engine_loader)
-        self.edits = EditService(self)
-        self.infill = InfillService(self)
+        self.jobs = JobRegistry()
+        self.editor = Editor(self)
+        # The last infill's timings, for diffcoder/status: an inline completion has no room.
+        self.last_infill: InfillStats | None = None
         self._load_task: asyncio.Task | None = None
+        assert isinstance(self.protocol, DiffCoderProtocol)
+        self.protocol.on_cancel_request = self.jobs.cancel_request
 
-    def show(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
-        self.window_show_message(types.ShowMessageParams(type=kind, message=message))
-
-    def request_id(self) -> Any:
-        return self.protocol.msg_id
+    def context(self) -> RequestContext:
+        """What a service needs for the request being handled (call it in the handler)."""
+        return RequestContext(
+            request_id=self.protocol.msg_id,
+            workspace=self.workspace,
+            settings=self.settings,
+            model=self.model,
+            jobs=self.jobs,
+            editor=self.editor,
+        )
 
     def model_path(self) -> str | None:
         """The editor's modelPath, else --model, else the embedded demo model (when shipped)."""
@@ -94,9 +117,8 @@ class DiffCoderServer(LanguageServer):
 
     def flush_problems(self) -> None:
         if self.pending_problems:
-            self.show(
-                "DiffCoder settings: " + "; ".join(self.pending_problems), types.MessageType.Warning
-            )
+            message = "DiffCoder settings: " + "; ".join(self.pending_problems)
+            self.editor.show(message, types.MessageType.Warning)
             self.pending_problems.clear()
 
     def start_model_load(self) -> None:
@@ -104,16 +126,25 @@ class DiffCoderServer(LanguageServer):
         if path is None:
             logger.warning("no model configured")
             return
-        progress = WorkDone(self, "Loading Stable-DiffCoder…")
+        # Jobs decoding on the model being replaced stop; those waiting get the new one.
+        if self.jobs.cancel_running():
+            logger.info("cancelled the running jobs: the model reloads")
+        progress = self.editor.progress(LOAD_PROGRESS_TITLE)
 
         def on_end(reason: str) -> None:
             progress.end(reason)
             if self.model.state == "failed":
-                self.show(f"DiffCoder: {reason}", types.MessageType.Error)
+                self.editor.show(f"DiffCoder: {reason}", types.MessageType.Error)
 
         self._load_task = self.model.load(
             path, self.settings, on_begin=progress.begin, on_end=on_end
         )
+
+    async def infill_at(self, uri: str, position: types.Position) -> infill.Infill:
+        found = await infill.infill(self.context(), uri, position)
+        if found.stats is not None:
+            self.last_infill = found.stats
+        return found
 
 
 def guarded(handler):
@@ -167,19 +198,7 @@ async def initialized(ls: DiffCoderServer, params: types.InitializedParams) -> N
     ls.start_model_load()  # at once; pulled settings that name another model reload it
     pulled = await pull_settings(ls)
     if pulled is not None:
-        ls.reconfigure(_merged(ls.initial_options, pulled))
-
-
-def _merged(options: Any, pulled: dict[str, Any]) -> Any:
-    """initializationOptions overlaid with the pulled section (pulled values win)."""
-    if isinstance(options, dict) and isinstance(options.get("diffcoder"), dict):
-        options = options["diffcoder"]
-    base = dict(options) if isinstance(options, dict) else {}
-    for key, value in pulled.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            value = {**base[key], **value}
-        base[key] = value
-    return base
+        ls.reconfigure(overlay_pulled(ls.initial_options, pulled))
 
 
 async def workspace_did_change_configuration(
@@ -194,60 +213,80 @@ async def workspace_did_change_configuration(
     ls.reconfigure(raw)
 
 
+def cancel_target(arguments: tuple[Any, ...]) -> str | None:
+    """The document `diffcoder.cancel` names; None (every job) without an argument."""
+    if not arguments or not isinstance(arguments[0], dict):
+        return None
+    try:
+        target = CancelArgs.model_validate(arguments[0]).text_document
+    except ValidationError as error:
+        raise JsonRpcInvalidParams(
+            f"diffcoder.cancel expects [{{textDocument: {{uri}}}}] or nothing: {error}"
+        ) from None
+    return None if target is None else target.uri
+
+
 async def diffcoder_edit(ls: DiffCoderServer, *args: Any) -> dict[str, Any]:
-    return await ls.edits.execute(list(args), ls.request_id())
+    outcome = await edits.execute(ls.context(), list(args))
+    return outcome.reply().to_json()
 
 
 def diffcoder_cancel(ls: DiffCoderServer, *args: Any) -> dict[str, Any]:
-    uri = None
-    if args and isinstance(args[0], dict):
-        uri = (args[0].get("textDocument") or {}).get("uri")
-    return {"cancelled": ls.infill.cancel(uri) + ls.edits.cancel(uri=uri)}
+    uri = cancel_target(args)
+    count = ls.jobs.cancel_all() if uri is None else ls.jobs.cancel(uri=uri)
+    return CancelReply(cancelled=count).to_json()
 
 
 def text_document_code_action(
     ls: DiffCoderServer, params: types.CodeActionParams
 ) -> list[types.CodeAction]:
-    return code_actions(ls, params)
+    return code_actions.code_actions(
+        params,
+        workspace=ls.workspace,
+        instructions=ls.settings.edit.instructions,
+        resolve=ls.editor.resolves_code_action_edits,
+    )
 
 
 async def code_action_resolve(ls: DiffCoderServer, params: types.CodeAction) -> types.CodeAction:
-    return await resolve_code_action(ls, params, ls.request_id())
+    return await code_actions.resolve_code_action(ls.context(), params)
 
 
 async def text_document_inline_completion(
     ls: DiffCoderServer, params: types.InlineCompletionParams
 ) -> types.InlineCompletionList | None:
-    return await ls.infill.inline_completion(params, ls.request_id())
+    if not ls.settings.inline.enabled:
+        return None
+    return infill.inline_items(await ls.infill_at(params.text_document.uri, params.position))
 
 
 async def text_document_completion(
     ls: DiffCoderServer, params: types.CompletionParams
 ) -> types.CompletionList | None:
-    return await ls.infill.completion(params, ls.request_id())
+    if not ls.settings.completion.enabled:
+        return None
+    return infill.completion_items(await ls.infill_at(params.text_document.uri, params.position))
 
 
 def window_work_done_progress_cancel(
     ls: DiffCoderServer, params: types.WorkDoneProgressCancelParams
 ) -> None:
-    key = ls.edits.tokens.get(str(params.token))
-    if key is not None:
-        ls.edits.cancel(key)
+    ls.jobs.cancel(token=str(params.token))
 
 
 def diffcoder_status(ls: DiffCoderServer, params: Any) -> dict[str, Any]:
-    return {
-        "model": ls.model.describe(),
-        "inFlight": len(ls.edits.jobs),
-        "lastInfill": ls.infill.last_stats,
-        "settings": ls.settings.model_dump(by_alias=True),
-    }
+    reply = StatusReply(
+        model=ls.model.describe(),
+        in_flight=ls.jobs.in_flight,
+        last_infill=ls.last_infill,
+        settings=ls.settings.model_dump(by_alias=True),
+    )
+    return reply.to_json()
 
 
 def shutdown(ls: DiffCoderServer, params: Any) -> None:
-    ls.edits.cancel()
-    ls.infill.cancel()
-    ls.model.close()
+    ls.jobs.close()
+    ls.model.close_model()
 
 
 def create_server(

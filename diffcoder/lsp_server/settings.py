@@ -1,7 +1,8 @@
 """Server settings: pydantic models with the camelCase names editors send.
 
 Parsed from `initializationOptions` and `workspace/didChangeConfiguration`; a bad value is
-reported and replaced by its default, never fatal.
+reported and replaced by its default, never fatal. Each default is written here only: a test holds
+the extension's package.json and config.ts and docs/lsp.md to them.
 """
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
+
+from diffcoder.editing.budgets import DEFAULT_CONTEXT_TOKENS
+from diffcoder.model.types import DEFAULT_THRESHOLD
 
 DEFAULT_INSTRUCTIONS = (
     "Add a docstring",
@@ -28,7 +32,7 @@ class _Model(BaseModel):
 class EditSettings(_Model):
     # a cap: the budget itself follows the region's size (1.5x its tokens + 64)
     max_new_tokens: int = Field(2048, ge=1, le=8192)
-    threshold: float | None = Field(0.95, gt=0.0, le=1.0)
+    threshold: float | None = Field(DEFAULT_THRESHOLD, gt=0.0, le=1.0)
     reject_syntax_errors: bool = True
     instructions: list[str] = Field(default_factory=lambda: list(DEFAULT_INSTRUCTIONS))
     apply_timeout_s: float = Field(10.0, gt=0.0, le=600.0)
@@ -45,7 +49,7 @@ class CompletionSettings(_Model):
 
 
 class ContextSettings(_Model):
-    max_tokens: int = Field(8192, ge=256, le=131_072)
+    max_tokens: int = Field(DEFAULT_CONTEXT_TOKENS, ge=256, le=131_072)
 
 
 class Settings(_Model):
@@ -98,3 +102,15 @@ def parse_settings(raw: Any) -> tuple[Settings, list[str]]:
             if not dropped:
                 break
     return Settings(), problems
+
+
+def overlay_pulled(options: Any, pulled: dict[str, Any]) -> Any:
+    """initializationOptions overlaid with the pulled section (pulled values win)."""
+    if isinstance(options, dict) and isinstance(options.get("diffcoder"), dict):
+        options = options["diffcoder"]
+    base = dict(options) if isinstance(options, dict) else {}
+    for key, value in pulled.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            value = {**base[key], **value}
+        base[key] = value
+    return base

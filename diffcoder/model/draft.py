@@ -12,8 +12,10 @@ from dataclasses import dataclass
 
 import torch
 
-from diffcoder.model.runtime import BlockDiffusionLM, KVCache
-from diffcoder.model.selection import choose_tokens, select_commits
+from diffcoder.model.canvas import Canvas
+from diffcoder.model.runtime import BlockDiffusionLM
+from diffcoder.model.selection import choose_tokens, commit_count, select_commits
+from diffcoder.model.types import DecodeConfig
 
 ANCHOR = 3  # tokens a suffix must share with the draft before decoding re-aligns to it
 # Matches longer than this rank equal, so a nearby place beats a far one inside repeated text.
@@ -118,74 +120,88 @@ def verification_mask(positions: torch.Tensor, clean: int, block_length: int) ->
     return clean_rows | masked_rows
 
 
+def _spans(canvas: Canvas, available: int, window: int) -> list[tuple[int, int, int, int]]:
+    """(start, end, offset into the proposal, masked count) of each block from the canvas's
+    block on that a proposal of `available` tokens covers, at most `window` of them."""
+    spans: list[tuple[int, int, int, int]] = []
+    start, needed = canvas.block_start, 0
+    while start < canvas.end and len(spans) < window:
+        end = min(start + canvas.block_length, canvas.end)
+        masked = int(canvas.undecided[start:end].sum())
+        if needed + masked > available:
+            break
+        spans.append((start, end, needed, masked))
+        needed, start = needed + masked, end
+    return spans
+
+
 def verify_draft(
     lm: BlockDiffusionLM,
-    cache: KVCache,
-    canvas: torch.Tensor,
-    undecided: torch.Tensor,
-    *,
-    pending_start: int,
-    start: int,
-    end: int,
+    canvas: Canvas,
     proposal: list[int],
+    *,
     window: int,
-    first_count,
-    threshold: float | None,
+    config: DecodeConfig,
     banned: torch.Tensor | None,
 ) -> Verification | None:
-    """One forward checking up to `window` fresh blocks from `start` against `proposal`.
+    """One forward checking up to `window` fresh blocks from `canvas.block_start` against
+    `proposal`, the draft's guess for their undecided positions.
 
-    `first_count(masked)` is the fixed rule's first-step commit count (None in threshold mode).
-    Returns None when the proposal does not cover even one block. Mutates canvas, undecided and
-    the cache (which keeps the pending block and the accepted blocks' clean KV).
+    Returns None, without a forward, when the proposal does not cover even one block. Otherwise
+    the accepted blocks are decided and their clean KV stays in the cache, the first refused
+    block has had its first denoising step, and the canvas moves on to that block.
     """
-    length = lm.block_length
-    spans, needed = [], 0
-    block_start = start
-    while block_start < end and len(spans) < window:
-        block_stop = min(block_start + length, end)
-        masked = int(undecided[block_start:block_stop].sum())
-        if needed + masked > len(proposal):
-            break
-        spans.append((block_start, block_stop, needed, masked))
-        needed += masked
-        block_start = block_stop
+    spans = _spans(canvas, len(proposal), window)
     if not spans:
         return None
-    stop = spans[-1][1]
-    draft = torch.tensor(proposal[:needed], device=canvas.device, dtype=canvas.dtype)
-    clean = canvas[start:stop].clone()
-    clean[undecided[start:stop]] = draft
-    ids = torch.cat([canvas[pending_start:start], clean, canvas[start:stop]])
-    positions = torch.arange(pending_start, stop, device=canvas.device)
-    positions = torch.cat([positions, positions[start - pending_start :]])
-    n_clean = stop - pending_start
-    committed_before = cache.length
+    start, pending, last_end = canvas.block_start, canvas.cached, spans[-1][1]
+    needed = spans[-1][2] + spans[-1][3]
+    draft = torch.tensor(proposal[:needed], device=canvas.tokens.device, dtype=torch.long)
+    clean = canvas.tokens[start:last_end].clone()
+    clean[canvas.undecided[start:last_end]] = draft
+    # [pending block, clean draft blocks, their masked copies], the copies at the same positions
+    ids = torch.cat([canvas.tokens[pending:start], clean, canvas.tokens[start:last_end]])
+    positions = torch.cat([canvas.positions[pending:last_end], canvas.positions[start:last_end]])
+    n_clean = last_end - pending
     logits = lm.forward(
-        cache,
+        canvas.cache,
         ids,
         positions,
         logits_rows=slice(n_clean, None),
-        mask=verification_mask(positions, n_clean, length),
+        mask=verification_mask(positions, n_clean, canvas.block_length),
     )
+    canvas.nfe += 1
     tokens, confidence = choose_tokens(logits, 0.0, None, banned)
 
     accepted_tokens = 0
-    for index, (b_start, b_stop, offset, masked) in enumerate(spans):
-        rows = slice(b_start - start, b_stop - start)
-        open_ = undecided[b_start:b_stop]
-        count = first_count(masked) if threshold is None else None
-        chosen = select_commits(confidence[rows], open_, count=count, threshold=threshold)
+    for index, (b_start, b_end, offset, masked) in enumerate(spans):
+        rows = slice(b_start - start, b_end - start)
+        open_ = canvas.undecided[b_start:b_end].clone()
+        count = commit_count(config, masked, 0)
+        chosen = select_commits(confidence[rows], open_, count=count, threshold=config.threshold)
         agrees = bool(torch.equal(tokens[rows][open_], draft[offset : offset + masked]))
-        if agrees and bool(torch.equal(chosen, open_)):
-            canvas[b_start:b_stop] = clean[rows]
-            undecided[b_start:b_stop] = False
-            accepted_tokens += masked
-            continue
-        # the first rejected block: its masked copy's prediction is its first denoising step
-        canvas[b_start:b_stop] = torch.where(chosen, tokens[rows], canvas[b_start:b_stop])
-        undecided[b_start:b_stop] &= ~chosen
-        cache.length = committed_before + (b_start - pending_start)
-        return Verification(index, len(spans), accepted_tokens, b_start, True, not agrees)
-    cache.length = committed_before + (stop - pending_start)
-    return Verification(len(spans), len(spans), accepted_tokens, stop, False)
+        accepted = agrees and bool(torch.equal(chosen, open_))
+        # accepted, this writes the draft's tokens; refused, the block's first denoising step
+        canvas.decide(b_start, b_end, chosen, tokens[rows])
+        if not accepted:
+            outcome = Verification(
+                accepted_blocks=index,
+                verified_blocks=len(spans),
+                accepted_tokens=accepted_tokens,
+                next_start=b_start,
+                opened_block=True,
+                draft_disagreed=not agrees,
+            )
+            break
+        accepted_tokens += masked
+    else:
+        outcome = Verification(
+            accepted_blocks=len(spans),
+            verified_blocks=len(spans),
+            accepted_tokens=accepted_tokens,
+            next_start=last_end,
+            opened_block=False,
+        )
+    # the clean KV up to the first refused block stays; everything fed after it is scratch
+    canvas.cache.length = canvas.block_start = outcome.next_start
+    return outcome

@@ -15,7 +15,9 @@ from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
 
 @dataclass
 class KVCache:
-    """Per-layer keys/values for committed tokens; slots past `length` are scratch space."""
+    """Per-layer keys/values for committed tokens; slots past `length` are scratch space.
+
+    Allocated once at its full size (`BlockDiffusionLM.new_cache`); it never grows."""
 
     keys: list[torch.Tensor]  # each [1, kv_heads, capacity, head_dim]
     values: list[torch.Tensor]
@@ -24,17 +26,6 @@ class KVCache:
     @property
     def capacity(self) -> int:
         return self.keys[0].shape[2]
-
-    def reserve(self, needed: int) -> None:
-        """Grow (by doubling) so that `needed` slots exist; committed entries are kept."""
-        if needed <= self.capacity:
-            return
-        new_capacity = max(needed, 2 * self.capacity)
-        for store in (self.keys, self.values):
-            for i, old in enumerate(store):
-                grown = old.new_empty(old.shape[0], old.shape[1], new_capacity, old.shape[3])
-                grown[:, :, : self.length] = old[:, :, : self.length]
-                store[i] = grown
 
 
 def block_causal_mask(
@@ -60,12 +51,12 @@ class BlockDiffusionLM:
         self.num_heads = config.num_attention_heads
         self.num_kv_heads = config.num_key_value_heads
         self.head_dim = getattr(config, "head_dim", None) or config.hidden_size // self.num_heads
-        self.vocab_size = config.vocab_size
         embed = model.get_input_embeddings().weight
         self.device = embed.device
         self.dtype = embed.dtype
 
     def new_cache(self, capacity: int) -> KVCache:
+        """A cache for up to `capacity` tokens: all a request ever feeds it, scratch included."""
         layers = self.model.config.num_hidden_layers
         shape = (1, self.num_kv_heads, max(capacity, self.block_length), self.head_dim)
 
@@ -82,17 +73,31 @@ class BlockDiffusionLM:
         positions: torch.Tensor,
         *,
         commit: int = 0,
-        logits_rows: slice | torch.Tensor | None = slice(None),
+        logits_rows: slice = slice(None),
         mask: torch.Tensor | None = None,
-    ) -> torch.Tensor | None:
+    ) -> torch.Tensor:
         """Feed `ids` at absolute `positions`; keep the KV of the first `commit` tokens.
 
         `mask` ([n, n] bool) overrides the block-causal layout inside the new segment. Returns
-        float32 logits for `logits_rows` of the segment ([rows, vocab]), or None when None.
+        float32 logits for `logits_rows` of the segment ([rows, vocab]).
         """
+        hidden = self._layers(cache, ids, positions, commit, mask)
+        return self.model.lm_head(self.model.model.norm(hidden[0, logits_rows])).float()
+
+    @torch.inference_mode()
+    def extend(self, cache: KVCache, ids: torch.Tensor, positions: torch.Tensor) -> None:
+        """Feed `ids` and keep all of their KV, with no logits (the prefill, parity's commit
+        forward): the final norm and the output head are skipped."""
+        self._layers(cache, ids, positions, ids.shape[0], None)
+
+    def _layers(self, cache, ids, positions, commit, mask) -> torch.Tensor:
         n = ids.shape[0]
         start = cache.length
-        cache.reserve(start + n)
+        if start + n > cache.capacity:
+            raise ValueError(
+                f"a {n}-token segment after {start} cached tokens overflows the KV cache "
+                f"({cache.capacity} slots); allocate the cache for the whole request"
+            )
         if mask is None:
             mask = block_causal_mask(positions, positions, self.block_length)
         visible = torch.ones(n, start, dtype=torch.bool, device=self.device)
@@ -107,10 +112,7 @@ class BlockDiffusionLM:
             )
             hidden = hidden + layer.mlp(layer.post_attention_layernorm(hidden))
         cache.length = start + commit
-        if logits_rows is None:
-            return None
-        hidden = inner.norm(hidden[0, logits_rows])
-        return self.model.lm_head(hidden).float()
+        return hidden  # [1, n, hidden]
 
     def _attention(self, layer, index, cache, hidden, cos, sin, attn_mask) -> torch.Tensor:
         attn = layer.self_attn
@@ -143,4 +145,4 @@ class BlockDiffusionLM:
             part = ids[offset : offset + chunk]
             start = cache.length
             positions = torch.arange(start, start + part.shape[0], device=self.device)
-            self.forward(cache, part, positions, commit=part.shape[0], logits_rows=None)
+            self.extend(cache, part, positions)

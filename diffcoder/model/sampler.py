@@ -2,7 +2,7 @@
 
 `parity` reproduces upstream Stable-DiffCoder decoding exactly (docs/decoding.md); `fast` keeps
 its token choices but fuses each block's commit into the next block's first step, never picks
-special ids, and stops as soon as committed tokens make EOS or a stop string certain.
+special ids, and ends as soon as decided tokens make EOS or a stop string certain.
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ from collections.abc import Callable
 
 import torch
 
-from diffcoder.model.draft import DraftCursor, verify_draft
+from diffcoder.model.canvas import Canvas
+from diffcoder.model.draft import DraftCursor, Verification, verify_draft
 from diffcoder.model.runtime import BlockDiffusionLM
-from diffcoder.model.selection import choose_tokens, select_commits, step_schedule
+from diffcoder.model.selection import choose_tokens, commit_count, select_commits
 from diffcoder.model.types import (
     CancelFlag,
     DecodeConfig,
@@ -24,6 +25,8 @@ from diffcoder.model.types import (
     StepInfo,
 )
 
+StepCallback = Callable[[StepInfo], None]
+
 
 def generate(
     lm: BlockDiffusionLM,
@@ -32,7 +35,7 @@ def generate(
     special: SpecialIds,
     *,
     decode: Callable[[list[int]], str] = lambda ids: "",
-    on_step: Callable[[StepInfo], None] | None = None,
+    on_step: StepCallback | None = None,
     cancel: CancelFlag | None = None,
     draft: list[int] | None = None,
 ) -> GenerationResult:
@@ -41,155 +44,176 @@ def generate(
     `draft` (fast mode, temperature 0) is text the output probably repeats, such as the code
     being edited; it is verified many blocks per forward and never changes the output.
     """
-    fast, length = config.mode == "fast", config.block_length
+    fast = config.mode == "fast"
     if draft is not None and not fast:
         raise ValueError("drafts need fast mode (parity mode reproduces upstream decoding)")
-    device, prompt_len = lm.device, len(prompt_ids)
-    end = prompt_len + config.max_new_tokens
-    canvas = torch.tensor(
-        list(prompt_ids) + [special.mask] * config.max_new_tokens, device=device, dtype=torch.long
-    )
-    undecided = torch.arange(end, device=device) >= prompt_len
-    positions = torch.arange(end + length, device=device)
-    banned = torch.tensor(sorted(special.banned | {special.mask}), device=device) if fast else None
-    generator = torch.Generator(device=device).manual_seed(config.seed)
-    stops = _StopWatch(special.eos, config.stop_strings, decode, prompt_len) if fast else None
     cursor = None
     if draft and config.temperature == 0:
         cursor = DraftCursor(draft, config.draft_window, config.max_draft_window)
+    banned = None
+    if fast:
+        banned = torch.tensor(sorted(special.banned | {special.mask}), device=lm.device)
+    generator = torch.Generator(device=lm.device).manual_seed(config.seed)
+    ending = _EndWatch(special.eos, config.stop_strings, decode) if fast else None
 
     started = time.perf_counter()
-    first_block = start = prompt_len - prompt_len % length  # blocks sit at multiples of length
-    # room for the widest segment: the pending block plus a block (or a full verification layout)
-    slack = length * (2 * config.max_draft_window + 1 if cursor is not None else 2)
-    cache = lm.new_cache(end + slack)
-    lm.prefill(cache, canvas[:start])
+    canvas = Canvas.create(lm, prompt_ids, config, special.mask, drafting=cursor is not None)
+    lm.prefill(canvas.cache, canvas.tokens[: canvas.block_start])
     prefilled = time.perf_counter()
 
-    nfe = step = 0
-    pending_commit = start  # fast mode: a clean block waiting to be committed by the next forward
     finish: FinishReason | None = None
-
-    def first_count(masked: int) -> int:
-        return step_schedule(masked, config.fixed_steps)[0]
-
-    def after_forward() -> FinishReason | None:
-        nonlocal step
-        step += 1
-        if on_step is not None:
-            committed = int((~undecided[prompt_len:]).sum())
-            block = (start - first_block) // length
-            on_step(StepInfo(step, block, committed, config.max_new_tokens, nfe))
-        if cancel is not None and cancel.is_set():
-            return "cancelled"
-        return stops.check(canvas, undecided) if stops is not None else None
-
-    while start < end and finish is None:
-        block_step = 0
-        proposal = (
-            cursor.proposal(max(start, prompt_len) - prompt_len) if cursor is not None else []
-        )
-        if proposal:
-            verified = verify_draft(
-                lm, cache, canvas, undecided, pending_start=pending_commit, start=start, end=end,
-                proposal=proposal, window=cursor.window, first_count=first_count,
-                threshold=config.threshold, banned=banned,
-            )  # fmt: skip
+    while finish is None and canvas.block_start < canvas.end:
+        step = 0  # denoising steps the current block has had
+        if cursor is not None:
+            verified = _verify_draft(lm, canvas, cursor, config, banned)
             if verified is not None:
-                nfe += 1
-                cursor.record(verified)
-                pending_commit = start = verified.next_start
-                finish = after_forward()
+                finish = _after_forward(canvas, on_step, cancel, ending)
                 if not verified.opened_block:
                     continue
-                block_step = 1
-        stop = min(start + length, end)
-        schedule = None
-        if config.threshold is None:
-            schedule = step_schedule(stop - max(start, prompt_len), config.fixed_steps)
-        while finish is None and bool(undecided[start:stop].any()):
-            fed = pending_commit
-            logits = lm.forward(
-                cache,
-                canvas[fed:stop],
-                positions[fed:stop],
-                commit=start - fed,
-                logits_rows=slice(start - fed, None),
-            )
-            pending_commit, nfe = start, nfe + 1
-            tokens, confidence = choose_tokens(logits, config.temperature, generator, banned)
-            chosen = select_commits(
-                confidence,
-                undecided[start:stop],
-                count=schedule[block_step] if schedule else None,
-                threshold=config.threshold,
-            )
-            canvas[start:stop] = torch.where(chosen, tokens, canvas[start:stop])
-            undecided[start:stop] &= ~chosen
-            block_step += 1
-            finish = after_forward()
+                step = 1
+        block_end = canvas.block_end
+        masked = block_end - max(canvas.block_start, canvas.prompt_len)  # what the schedule spreads
+        while finish is None and canvas.block_is_open():
+            count = commit_count(config, masked, step)
+            _denoise_step(lm, canvas, count, config, generator, banned)
+            step += 1
+            finish = _after_forward(canvas, on_step, cancel, ending)
         if finish is None and not fast:
-            # upstream's separate commit forward, then its EOS check on the finished block
-            lm.forward(cache, canvas[start:stop], positions[start:stop], commit=stop - start)
-            nfe, pending_commit = nfe + 1, stop
-            if bool((canvas[prompt_len:stop] == special.eos).any()):
-                finish = "eos"
-        if cursor is not None and finish is None:
-            cursor.realign(canvas[prompt_len:stop].tolist())
-        start = stop
+            finish = _commit_block(lm, canvas, special.eos)
+        if finish is None and cursor is not None:
+            cursor.realign(canvas.tokens[canvas.prompt_len : block_end].tolist())
+        canvas.block_start = block_end
 
-    token_ids = _decided_prefix(canvas, undecided, prompt_len)
-    if special.eos in token_ids:
-        token_ids = token_ids[: token_ids.index(special.eos)]
-        finish = "cancelled" if finish == "cancelled" else "eos"
-    text = decode(token_ids)
-    if finish == "stop" or (stops is not None and stops.first_stop(text) is not None):
-        token_ids, text = stops.truncate(token_ids, text)
-        finish = "stop"
-    decode_seconds = time.perf_counter() - prefilled
+    token_ids, text, finish = _answer(canvas, finish, special.eos, decode, ending)
     return GenerationResult(
         token_ids=token_ids,
         text=text,
-        finish_reason=finish or "length",
-        nfe=nfe,
-        prompt_tokens=prompt_len,
+        finish_reason=finish,
+        nfe=canvas.nfe,
+        prompt_tokens=canvas.prompt_len,
         prefill_seconds=prefilled - started,
-        decode_seconds=decode_seconds,
+        decode_seconds=time.perf_counter() - prefilled,
         draft_accepted_tokens=cursor.accepted_tokens if cursor is not None else 0,
     )
 
 
-def _decided_prefix(canvas: torch.Tensor, undecided: torch.Tensor, prompt_len: int) -> list[int]:
-    open_positions = undecided[prompt_len:].nonzero()
-    stop = int(open_positions[0]) if open_positions.numel() else undecided.shape[0] - prompt_len
-    return canvas[prompt_len : prompt_len + stop].tolist()
+def _denoise_step(
+    lm: BlockDiffusionLM,
+    canvas: Canvas,
+    count: int | None,
+    config: DecodeConfig,
+    generator: torch.Generator,
+    banned: torch.Tensor | None,
+) -> None:
+    """One forward over the block (fast mode feeds the decided block before it too, committing
+    its KV) and one round of commits: `count` positions, or by the threshold when None."""
+    fed, start, end = canvas.cached, canvas.block_start, canvas.block_end
+    logits = lm.forward(
+        canvas.cache,
+        canvas.tokens[fed:end],
+        canvas.positions[fed:end],
+        commit=start - fed,
+        logits_rows=slice(start - fed, None),
+    )
+    canvas.nfe += 1
+    tokens, confidence = choose_tokens(logits, config.temperature, generator, banned)
+    undecided = canvas.undecided[start:end]
+    chosen = select_commits(confidence, undecided, count=count, threshold=config.threshold)
+    canvas.decide(start, end, chosen, tokens)
 
 
-class _StopWatch:
-    """Fast mode: has the committed prefix made EOS or a stop string certain?"""
+def _verify_draft(
+    lm: BlockDiffusionLM,
+    canvas: Canvas,
+    cursor: DraftCursor,
+    config: DecodeConfig,
+    banned: torch.Tensor | None,
+) -> Verification | None:
+    """Check where the draft says the text goes on, several blocks in one forward; None when
+    the draft has nothing to propose here (and no forward ran)."""
+    proposal = cursor.proposal(canvas.generated_before_block)
+    if not proposal:
+        return None
+    verified = verify_draft(
+        lm, canvas, proposal, window=cursor.window, config=config, banned=banned
+    )
+    if verified is not None:
+        cursor.record(verified)
+    return verified
 
-    def __init__(self, eos: int, stop_strings, decode, prompt_len: int) -> None:
+
+def _commit_block(lm: BlockDiffusionLM, canvas: Canvas, eos: int) -> FinishReason | None:
+    """Parity mode: upstream's separate forward that commits the finished block, then its EOS
+    check on everything generated so far."""
+    start, end = canvas.block_start, canvas.block_end
+    lm.extend(canvas.cache, canvas.tokens[start:end], canvas.positions[start:end])
+    canvas.nfe += 1
+    return "eos" if bool((canvas.tokens[canvas.prompt_len : end] == eos).any()) else None
+
+
+def _after_forward(
+    canvas: Canvas,
+    on_step: StepCallback | None,
+    cancel: CancelFlag | None,
+    ending: _EndWatch | None,
+) -> FinishReason | None:
+    """Report the step, then say whether decoding ends here: cancelled, or (fast mode) EOS or
+    a stop string made certain."""
+    canvas.steps += 1
+    if on_step is not None:
+        on_step(canvas.progress())
+    if cancel is not None and cancel.is_set():
+        return "cancelled"
+    return ending.check(canvas) if ending is not None else None
+
+
+def _answer(
+    canvas: Canvas,
+    finish: FinishReason | None,
+    eos: int,
+    decode: Callable[[list[int]], str],
+    ending: _EndWatch | None,
+) -> tuple[list[int], str, FinishReason]:
+    """The decided prefix cut before EOS and before the first stop string, its text, and why
+    decoding ended."""
+    token_ids = canvas.decided_prefix()
+    if eos in token_ids:
+        token_ids = token_ids[: token_ids.index(eos)]
+        finish = "cancelled" if finish == "cancelled" else "eos"
+    text = decode(token_ids)
+    if ending is not None and (finish == "stop" or ending.stop_string_at(text) is not None):
+        token_ids, text = ending.cut(token_ids, text)
+        finish = "stop"
+    return token_ids, text, finish or "length"
+
+
+class _EndWatch:
+    """Fast mode: has the decided prefix made EOS or a stop string certain?"""
+
+    def __init__(
+        self, eos: int, stop_strings: tuple[str, ...], decode: Callable[[list[int]], str]
+    ) -> None:
         self.eos, self.stop_strings, self.decode = eos, tuple(stop_strings), decode
-        self.prompt_len, self.seen = prompt_len, -1
+        self.seen = -1  # length of the prefix last checked
 
-    def check(self, canvas: torch.Tensor, undecided: torch.Tensor) -> FinishReason | None:
-        prefix = _decided_prefix(canvas, undecided, self.prompt_len)
+    def check(self, canvas: Canvas) -> FinishReason | None:
+        prefix = canvas.decided_prefix()
         if len(prefix) == self.seen:
             return None
         self.seen = len(prefix)
         if self.eos in prefix:
             return "eos"
-        if self.stop_strings and self.first_stop(self.decode(prefix)) is not None:
+        if self.stop_strings and self.stop_string_at(self.decode(prefix)) is not None:
             return "stop"
         return None
 
-    def first_stop(self, text: str) -> int | None:
+    def stop_string_at(self, text: str) -> int | None:
         hits = [text.find(s) for s in self.stop_strings if s and s in text]
         return min(hits) if hits else None
 
-    def truncate(self, token_ids: list[int], text: str) -> tuple[list[int], str]:
+    def cut(self, token_ids: list[int], text: str) -> tuple[list[int], str]:
         """Cut the text before the stop string and the ids before the token it starts in."""
-        cut = self.first_stop(text)
+        cut = self.stop_string_at(text)
         assert cut is not None
         keep = 0
         while keep < len(token_ids) and len(self.decode(token_ids[: keep + 1])) <= cut:

@@ -7,11 +7,21 @@ from __future__ import annotations
 
 import torch
 
+from diffcoder.model.types import DecodeConfig
+
 
 def step_schedule(masked: int, steps: int) -> list[int]:
     """Fixed mode: spread `masked` commits over `steps` as evenly as possible, extras first."""
     base, extra = divmod(masked, steps)
     return [base + (1 if i < extra else 0) for i in range(steps)]
+
+
+def commit_count(config: DecodeConfig, masked: int, step: int) -> int | None:
+    """Fixed mode: how many positions step `step` (from 0) of a block commits when the block
+    started with `masked` undecided positions. None in threshold mode."""
+    if config.threshold is not None:
+        return None
+    return step_schedule(masked, config.fixed_steps)[step]
 
 
 def choose_tokens(

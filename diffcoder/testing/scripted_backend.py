@@ -60,7 +60,7 @@ class ScriptedBackend:
 
         from transformers import PreTrainedTokenizerFast
 
-        from diffcoder.model.loading import special_ids
+        from diffcoder.model.checkpoint_files import special_ids
 
         tokenizer = PreTrainedTokenizerFast.from_pretrained(str(path), trust_remote_code=False)
         config = json.loads((Path(path) / "config.json").read_text(encoding="utf-8"))

@@ -8,9 +8,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from diffcoder.training.samples import Mixture
+from diffcoder.model.types import BLOCK_LENGTH
 
-BLOCK_LENGTH = 4
+
+@dataclass(frozen=True)
+class Mixture:
+    """What share of the training rows are fill-in-the-middle and instruction edits."""
+
+    fim_share: float = 0.3
+    edit_share: float = 0.2
+
+    def __post_init__(self) -> None:
+        if min(self.fim_share, self.edit_share) < 0 or self.fim_share + self.edit_share > 1:
+            raise ValueError("fim_share and edit_share must be >= 0 and add up to at most 1")
 
 
 @dataclass(frozen=True)

@@ -11,23 +11,16 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from diffcoder.editing.prompts import build_edit_prompt
+from diffcoder.editing.edit_prompt import build_edit_prompt
+from diffcoder.training.config import Mixture
 from diffcoder.training.corpus import Definition, SourceFile, functions
 from diffcoder.training.synthetic_edits import make_edit
 
 
 @dataclass(frozen=True)
-class Mixture:
-    fim_share: float = 0.3
-    edit_share: float = 0.2
+class SampleIds:
+    """The special ids samples are built from (a subset of the model's `SpecialIds`)."""
 
-    def __post_init__(self) -> None:
-        if min(self.fim_share, self.edit_share) < 0 or self.fim_share + self.edit_share > 1:
-            raise ValueError("fim_share and edit_share must be >= 0 and add up to at most 1")
-
-
-@dataclass(frozen=True)
-class SpecialIds:
     eos: int
     fim_prefix: int
     fim_suffix: int
@@ -41,7 +34,7 @@ class SampleMaker:
         self,
         files: tuple[SourceFile, ...],
         tokenizer: Any,  # a transformers fast tokenizer with the chat template
-        special: SpecialIds,
+        special: SampleIds,
         length: int,
         mixture: Mixture,
         seed: int,
@@ -136,7 +129,7 @@ class SampleMaker:
                 instruction=instruction,
                 language="python",
                 path=None,
-                budget=self.length,
+                context_tokens=self.length,
             )
         except ValueError:
             return None

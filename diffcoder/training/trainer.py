@@ -14,11 +14,13 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
-from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+from safetensors.torch import load_file
+from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
 
-from diffcoder.testing import tiny_checkpoint as layout
-from diffcoder.training.config import BLOCK_LENGTH, TrainConfig
+from diffcoder.model import checkpoint_layout as layout
+from diffcoder.model.checkpoint_files import llama_config
+from diffcoder.model.types import BLOCK_LENGTH
+from diffcoder.training.config import TrainConfig
 from diffcoder.training.corpus import Corpus, load_corpus
 from diffcoder.training.objective import (
     diffusion_loss,
@@ -26,7 +28,7 @@ from diffcoder.training.objective import (
     sample_block_mask,
     two_copy_attention,
 )
-from diffcoder.training.samples import SampleMaker, SpecialIds
+from diffcoder.training.samples import SampleIds, SampleMaker
 
 
 def _log(message: str) -> None:
@@ -44,15 +46,9 @@ def _prepare_tokenizer(config: TrainConfig, corpus: Corpus) -> PreTrainedTokeniz
     return PreTrainedTokenizerFast.from_pretrained(str(config.out))
 
 
-def _special_ids(tokenizer: PreTrainedTokenizerFast) -> tuple[SpecialIds, int]:
-    ids = tokenizer.convert_tokens_to_ids
-    special = SpecialIds(
-        eos=tokenizer.eos_token_id,
-        fim_prefix=ids("<[fim-prefix]>"),
-        fim_suffix=ids("<[fim-suffix]>"),
-        fim_middle=ids("<[fim-middle]>"),
-    )
-    return special, tokenizer.mask_token_id
+def _special_ids(tokenizer: PreTrainedTokenizerFast) -> tuple[SampleIds, int]:
+    fim = {key: tokenizer.convert_tokens_to_ids(text) for key, text in layout.FIM_TEXTS.items()}
+    return SampleIds(eos=tokenizer.eos_token_id, **fim), tokenizer.mask_token_id
 
 
 def _new_model(config: TrainConfig, tokenizer_json: str) -> tuple[LlamaForCausalLM, dict]:
@@ -60,13 +56,12 @@ def _new_model(config: TrainConfig, tokenizer_json: str) -> tuple[LlamaForCausal
         checkpoint = json.loads((config.init_from / "config.json").read_text("utf-8"))
     else:
         vocab = layout.padded_rows(layout.tokenizer_size(tokenizer_json))
-        intermediate = max(8, round(config.hidden * 2.75 / 8) * 8)
+        intermediate = layout.default_intermediate(config.hidden)
         checkpoint = layout.checkpoint_config(
             vocab, config.hidden, config.layers, config.heads, config.kv_heads, intermediate
         )
     torch.manual_seed(config.seed)
-    hf_config = LlamaConfig(**{k: v for k, v in checkpoint.items() if k != "auto_map"})
-    model = LlamaForCausalLM(hf_config).float()
+    model = LlamaForCausalLM(llama_config(checkpoint)).float()
     if config.init_from is not None:
         weights = load_file(str(config.init_from / "model.safetensors"))
         model.load_state_dict({k: v.float() for k, v in weights.items()})
@@ -78,14 +73,14 @@ def save_checkpoint(model: LlamaForCausalLM, checkpoint: dict, out: Path, source
     out.mkdir(parents=True, exist_ok=True)
     layout.write_json(out / "config.json", checkpoint)
     tensors = {k: v.detach().to(torch.bfloat16).contiguous() for k, v in model.state_dict().items()}
-    save_file(tensors, str(out / "model.safetensors"), metadata={"format": "pt"})
+    layout.write_weights(out, tensors)
     if out != source:
         for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
             (out / name).write_bytes((source / name).read_bytes())
 
 
 def heldout_set(
-    config: TrainConfig, corpus: Corpus, tokenizer, special: SpecialIds
+    config: TrainConfig, corpus: Corpus, tokenizer, special: SampleIds
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Fixed held-out rows ([rows, length]) and masks: the same for every checkpoint."""
     files = corpus.heldout or corpus.train[:1]

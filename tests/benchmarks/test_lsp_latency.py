@@ -5,14 +5,12 @@ Timings are printed, never asserted: only the table's shape and the split's arit
 
 from __future__ import annotations
 
-import argparse
-
 from diffcoder.benchmarking.lsp_latency import Samples, markdown_table, percentile, run_lsp_latency
+from diffcoder.benchmarking.settings import LspBenchSettings
 
 
 def test_quick_lsp_latency_writes_table_and_plot(tmp_path, capsys):
-    args = argparse.Namespace(out=tmp_path, repeats=2, max_new_tokens=8, file=None, threads=1)
-    assert run_lsp_latency(args) == 0
+    assert run_lsp_latency(LspBenchSettings(out=tmp_path, repeats=2, max_new_tokens=8)) == 0
     report = (tmp_path / "lsp-latency.md").read_text("utf-8")
     assert (tmp_path / "lsp-latency.png").stat().st_size > 10_000
     rows = {
@@ -25,11 +23,12 @@ def test_quick_lsp_latency_writes_table_and_plot(tmp_path, capsys):
         "inlineCompletion",
         "diffcoder/status (no model)",
     }
-    for cells in rows.values():
-        assert cells[0].strip() == "2"
-        assert all(" / " in cell for cell in cells[1:4])
-        assert cells[-1].strip().endswith("%")
+    assert [cells[0].strip() for cells in rows.values()] == ["2", "2", "2"]
+    assert all(" / " in cell for cells in rows.values() for cell in cells[1:4])
+    assert all(cells[-1].strip().endswith("%") for cells in rows.values())
     assert "| diffcoder.edit (preview) |" in capsys.readouterr().out
+    command = "diffcoder bench lsp --repeats 2 --max-new-tokens 8 --threads 1 --out docs"
+    assert f"Reproduce: `{command}`" in report
 
 
 def test_overhead_is_end_to_end_minus_model():

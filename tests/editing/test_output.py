@@ -7,15 +7,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from diffcoder.editing.budgets import PromptTooLongError
+from diffcoder.editing.edit_prompt import build_edit_prompt
 from diffcoder.editing.output import (
     REGION_MARKER,
-    EditRegion,
+    AnswerContext,
     detect_newline,
     extract_code,
     fence_for,
     postprocess_edit,
 )
-from diffcoder.editing.prompts import PromptTooLongError, build_edit_prompt
 
 SOURCE = '''import os
 
@@ -37,13 +38,13 @@ class Counter:
 ADD = SOURCE[SOURCE.index("    def add") : SOURCE.index("\n\n    def reset") + 1]
 
 
-def region(text: str = SOURCE, piece: str = ADD, **fields) -> EditRegion:
+def region(text: str = SOURCE, piece: str = ADD, **fields) -> AnswerContext:
     start = text.index(piece)
     above = text[:start].replace("\r\n", "\n").split("\n")[:-1]
     below = text[start + len(piece) :].replace("\r\n", "\n").split("\n")
     info = dict(lines_before=tuple(above), lines_after=tuple(below), newline=detect_newline(text))
     info.update(fields)
-    return EditRegion(start, start + len(piece), piece, **info)
+    return AnswerContext(start=start, end=start + len(piece), original_text=piece, **info)
 
 
 @pytest.mark.parametrize(
@@ -163,13 +164,13 @@ def test_empty_answer_deletes_the_region_but_never_blank_space():
 
 def test_insertion_into_an_empty_region_ends_its_line():
     start = SOURCE.index("    def reset")
-    info = EditRegion(start, start, "", "\n")
+    info = AnswerContext(start=start, end=start, original_text="", newline="\n")
     assert postprocess_edit("    def clear(self):\n        pass", info) == (
         "    def clear(self):\n        pass\n"
     )
 
 
-def test_postprocess_accepts_the_prompt_object(small_tokenizer):
+def test_postprocess_reads_the_prompts_answer_context(small_tokenizer):
     start = SOURCE.index("    def add")
     prompt = build_edit_prompt(
         small_tokenizer,
@@ -181,7 +182,8 @@ def test_postprocess_accepts_the_prompt_object(small_tokenizer):
     )
     answer = "def add(self, items):\n    return sum(items)\n```\nThat's it."
     assert (
-        postprocess_edit(answer, prompt) == "    def add(self, items):\n        return sum(items)\n"
+        postprocess_edit(answer, prompt.answer_context)
+        == "    def add(self, items):\n        return sum(items)\n"
     )
 
 
@@ -212,15 +214,18 @@ def test_draft_answer_is_the_identity(small_tokenizer, text, data):
             region_end=end,
             instruction="Keep it.",
             language="python",
-            budget=700,
+            context_tokens=700,
         )
     except PromptTooLongError:
         return
     if start and text[start - 1 : start + 1] == "\r\n":
         start += 1  # a region never starts between \r and \n
-    assert prompt.region.start <= start and prompt.region.end >= end
+    assert prompt.answer_context.start <= start and prompt.answer_context.end >= end
     assert len(prompt.prompt_ids) + prompt.max_new_tokens <= 700
-    assert postprocess_edit(prompt.draft_text, prompt) == prompt.region.original_text
+    assert (
+        postprocess_edit(prompt.draft_text, prompt.answer_context)
+        == prompt.answer_context.original_text
+    )
 
 
 def test_answer_of_only_echoed_context_changes_nothing():

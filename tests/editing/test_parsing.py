@@ -1,4 +1,4 @@
-"""Offset conversion at the tree-sitter edge; incremental reparsing that matches a fresh parse."""
+"""Byte offsets at the tree-sitter edge and node rows by the one line rule (LF, CRLF or CR)."""
 
 from __future__ import annotations
 
@@ -6,18 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from tree_sitter import Node, Tree
+from tree_sitter import Node
 
-from diffcoder.editing.parsing import (
-    DocumentTree,
-    TextIndex,
-    error_share,
-    is_mostly_error,
-    node_rows,
-    parse_text,
-)
+from diffcoder.editing.parsing import ByteIndex, error_share, is_mostly_error, parse_text
+from diffcoder.editing.positions import LineIndex
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SAMPLES = {
@@ -38,86 +30,77 @@ def _sample(language: str) -> str:
     return (FIXTURES / SAMPLES[language]).read_bytes().decode("utf-8")
 
 
-def _nodes(tree: Tree) -> list[tuple[object, ...]]:
-    found: list[tuple[object, ...]] = []
-    stack = [tree.root_node]
-    while stack:
-        node = stack.pop()
-        found.append((node.type, node.start_byte, node.end_byte, node.start_point, node.end_point))
-        stack.extend(reversed(node.children))
-    return found
-
-
-@pytest.mark.parametrize("text", ["", "abc", "x\ny\n", MIXED, "😀\r\n😀", "\n\n\t日\n"])
-def test_text_index_round_trips_every_offset(text: str) -> None:
-    index = TextIndex(text)
-    for offset in range(len(text) + 1):
-        point = index.point(offset)
-        assert index.byte(offset) == len(text[:offset].encode("utf-8"))
-        assert point.row == text.count("\n", 0, offset)
-        assert index.offset_at_point(point.row, point.column) == offset
-        assert index.offset_at_byte(index.byte(offset)) == offset
-
-
-def test_text_index_agrees_with_tree_sitter_on_non_ascii() -> None:
-    tree = parse_text(MIXED, "python")
-    assert tree is not None
-    index = TextIndex(MIXED)
-    strings = [n for n in _walk(tree.root_node) if n.type == "string"]
-    spans = [MIXED[slice(*index.node_span(n))] for n in strings]
-    assert spans == ["'日本語'", '"😀 ok"']
-
-
 def _walk(node: Node) -> Iterator[Node]:
     yield node
     for child in node.children:
         yield from _walk(child)
 
 
-def test_column_inside_a_character_rounds_down() -> None:
-    index = TextIndex("a😀b")
-    assert index.offset_at_point(0, 2) == 1  # byte 2 is inside the 4-byte emoji
-    assert index.offset_at_point(0, 5) == 2
+@pytest.mark.parametrize(
+    "text", ["", "abc", "x\ny\n", MIXED, "😀\r\n😀", "\n\n\t日\n", "a\r😀\rb", "x = '\ud800'"]
+)
+def test_byte_offsets_and_rows_of_every_offset(text: str) -> None:
+    lines = LineIndex(text)
+    index = ByteIndex(lines)
+    for offset in range(len(text) + 1):
+        byte = index.byte(offset)
+        assert byte == len(text[:offset].encode("utf-8", "surrogatepass"))
+        assert index.row_of_byte(byte) == lines.line_of(offset)
+
+
+def test_byte_offsets_agree_with_tree_sitter_on_non_ascii() -> None:
+    tree = parse_text(MIXED, "python")
+    assert tree is not None
+    index = ByteIndex(LineIndex(MIXED))
+    strings = [(n.start_byte, n.end_byte) for n in _walk(tree.root_node) if n.type == "string"]
+    expected = [
+        (index.byte(MIXED.index(s)), index.byte(MIXED.index(s) + len(s)))
+        for s in ("'日本語'", '"😀 ok"')
+    ]
+    assert strings == expected
 
 
 def test_lone_surrogate_does_not_raise() -> None:
-    doc = DocumentTree("x = '\ud800'\n", "python")
-    doc.apply_change(0, 1, "y")
-    assert doc.text.startswith("y = ")
+    text = "x = '\ud800'\n"
+    tree = parse_text(text, "python")
+    assert tree is not None and tree.root_node.end_byte == len(text) + 2  # 3 bytes for 1 char
+    assert ByteIndex(LineIndex(text)).byte(len(text)) == tree.root_node.end_byte
 
 
 def test_node_rows_ignore_a_trailing_newline() -> None:
-    tree = parse_text("#include <a.h>\nint x;\n", "c")
+    text = "#include <a.h>\nint x;\n"
+    tree = parse_text(text, "c")
     assert tree is not None
     include = tree.root_node.children[0]
     assert include.end_point.column == 0  # the include node swallows its newline
-    assert node_rows(include) == (0, 0)
+    assert ByteIndex(LineIndex(text)).node_rows(include) == (0, 0)
 
 
-def test_apply_change_keeps_the_tree_current() -> None:
-    doc = DocumentTree("def f():\n    return 1\n", "python")
-    doc.apply_change(13, 19, "yield")
-    assert doc.text == "def f():\n    yield 1\n"
-    assert "yield" in str(doc.tree.root_node)
-    assert _nodes(doc.tree) == _nodes(parse_text(doc.text, "python"))
+def _tree_sitter_rows(node: Node) -> tuple[int, int]:
+    start, end = node.start_point, node.end_point
+    return start.row, end.row - 1 if end.column == 0 and end.row > start.row else end.row
 
 
-def test_apply_change_rejects_offsets_outside_the_text() -> None:
-    doc = DocumentTree("abc", "python")
-    with pytest.raises(ValueError, match="outside the document"):
-        doc.apply_change(2, 9, "x")
+@pytest.mark.parametrize("language", sorted(SAMPLES))
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_node_rows_match_tree_sitter_rows_with_lf_and_crlf(language: str, newline: str) -> None:
+    text = _sample(language).replace("\n", newline) + "\n😀 日本 é\n"
+    tree = parse_text(text, language)
+    assert tree is not None
+    index = ByteIndex(LineIndex(text))
+    nodes = list(_walk(tree.root_node))
+    assert len(nodes) > 50
+    assert [index.node_rows(n) for n in nodes] == [_tree_sitter_rows(n) for n in nodes]
 
 
-def test_unknown_language_keeps_text_without_a_tree() -> None:
-    doc = DocumentTree("hello\n", "cobol")
-    doc.apply_change(0, 5, "bye")
-    assert doc.text == "bye\n" and doc.tree is None and doc.mostly_error
-
-
-def test_set_text_reparses() -> None:
-    doc = DocumentTree("x = 1\n", "python")
-    doc.set_text("def g(): pass\n")
-    assert "function_definition" in str(doc.tree.root_node)
+def test_a_lone_cr_ends_a_row_although_tree_sitter_counts_only_lf() -> None:
+    text = "int a;\rint b;\r\rint c;\n"
+    tree = parse_text(text, "c")
+    assert tree is not None
+    declarations = [n for n in tree.root_node.children if n.type == "declaration"]
+    assert [n.start_point.row for n in declarations] == [0, 0, 0]
+    rows = [ByteIndex(LineIndex(text)).node_rows(n) for n in declarations]
+    assert rows == [(0, 0), (1, 1), (3, 3)]
 
 
 def test_error_share() -> None:
@@ -127,38 +110,3 @@ def test_error_share() -> None:
     assert garbage is not None and is_mostly_error(garbage)
     one_bad = parse_text(_sample("python") + "\ndef broken(a b c d):\n    pass\n", "python")
     assert one_bad is not None and 0.0 < error_share(one_bad) < 0.5
-
-
-PIECES = ["x", " ", "\n", "\r\n", "\t", "(", ")", "{", "}", ":", ";", "'", "日本", "😀", "é"]
-edit = st.tuples(
-    st.floats(0, 1), st.integers(0, 8), st.lists(st.sampled_from(PIECES), max_size=4).map("".join)
-)
-
-
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(language=st.sampled_from(sorted(SAMPLES)), edits=st.lists(edit, min_size=1, max_size=5))
-def test_incremental_parse_matches_fresh_parse(
-    language: str, edits: list[tuple[float, int, str]]
-) -> None:
-    doc = DocumentTree(_sample(language), language)
-    for where, length, new_text in edits:
-        start = int(where * len(doc.text))
-        doc.apply_change(start, min(start + length, len(doc.text)), new_text)
-    fresh = parse_text(doc.text, language)
-    assert fresh is not None and doc.tree is not None
-    assert doc.tree.root_node.end_byte == fresh.root_node.end_byte == len(doc.text.encode())
-    assert doc.tree.root_node.has_error == fresh.root_node.has_error
-    # Error recovery may legitimately differ between an incremental and a fresh parse; a clean
-    # parse may not.
-    if not fresh.root_node.has_error:
-        assert _nodes(doc.tree) == _nodes(fresh)
-
-
-@pytest.mark.parametrize("language", sorted(SAMPLES))
-def test_incremental_rename_matches_fresh_parse(language: str) -> None:
-    doc = DocumentTree(_sample(language), language)
-    while (at := doc.text.find("helper")) >= 0:
-        doc.apply_change(at, at + len("helper"), "ヘルパー_fn")
-    fresh = parse_text(doc.text, language)
-    assert fresh is not None
-    assert _nodes(doc.tree) == _nodes(fresh)

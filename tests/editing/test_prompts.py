@@ -9,16 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from diffcoder.editing.budgets import PromptTooLongError
+from diffcoder.editing.edit_prompt import GROWTH, HEADROOM, EditPrompt, build_edit_prompt
+from diffcoder.editing.fim_prompt import FIM_TOKENS, build_fim_prompt
 from diffcoder.editing.output import REGION_MARKER
-from diffcoder.editing.prompts import (
-    FIM_TOKENS,
-    GROWTH,
-    HEADROOM,
-    EditPrompt,
-    PromptTooLongError,
-    build_edit_prompt,
-    build_fim_prompt,
-)
 
 BOS, EOS = "<[begin\u2581of\u2581sentence]>", "<[end\u2581of\u2581sentence]>"
 
@@ -73,7 +67,7 @@ def test_prompt_layout(small_tokenizer):
     assert region not in user.split("## Code Before")[0]  # the region is not shown twice
     assert prompt.stop_strings == ("```",)
     assert prompt.draft_text == region + "```"
-    assert prompt.region.start == start and prompt.region.end == end
+    assert prompt.answer_context.start == start and prompt.answer_context.end == end
     assert prompt.context_lines > 0 and prompt.omitted_lines == 0
 
 
@@ -81,7 +75,7 @@ def test_generation_budget_grows_with_the_region(small_tokenizer):
     text = big_module(3)
     prompt = edit(small_tokenizer, text, *method_region(text, 1))
     assert prompt.region_tokens == len(
-        small_tokenizer.encode(prompt.region.original_text, add_special_tokens=False)
+        small_tokenizer.encode(prompt.answer_context.original_text, add_special_tokens=False)
     )
     assert prompt.max_new_tokens == math.ceil(GROWTH * prompt.region_tokens) + HEADROOM
     assert (
@@ -92,7 +86,7 @@ def test_generation_budget_grows_with_the_region(small_tokenizer):
 @pytest.mark.parametrize("budget", [500, 900, 2000, 8192])
 def test_prompt_and_generation_fit_the_budget(any_tokenizer, budget):
     text = big_module(400)
-    prompt = edit(any_tokenizer, text, *method_region(text, 60), budget=budget)
+    prompt = edit(any_tokenizer, text, *method_region(text, 60), context_tokens=budget)
     assert len(prompt.prompt_ids) + prompt.max_new_tokens <= budget
     assert prompt.max_new_tokens >= prompt.region_tokens
     assert prompt.omitted_lines > 0
@@ -108,7 +102,7 @@ def test_prompt_and_generation_fit_the_budget(any_tokenizer, budget):
 def test_a_region_too_big_for_the_budget_is_a_clear_error(small_tokenizer):
     text = big_module(40)
     with pytest.raises(PromptTooLongError, match="smaller region"):
-        edit(small_tokenizer, text, 0, len(text), budget=400)
+        edit(small_tokenizer, text, 0, len(text), context_tokens=400)
 
 
 def test_whole_file_region_has_no_file_section(small_tokenizer):
@@ -122,8 +116,8 @@ def test_region_is_widened_to_whole_lines(small_tokenizer):
     text = big_module(3)
     start, end = method_region(text, 1)
     prompt = edit(small_tokenizer, text, start + 4, end - 1)  # from `def`, without the newline
-    assert (prompt.region.start, prompt.region.end) == (start, end)
-    assert not prompt.region.starts_mid_line
+    assert (prompt.answer_context.start, prompt.answer_context.end) == (start, end)
+    assert not prompt.answer_context.starts_mid_line
 
 
 def test_mid_line_region_is_marked_inline(small_tokenizer):
@@ -131,7 +125,7 @@ def test_mid_line_region_is_marked_inline(small_tokenizer):
     start = text.index("compute")
     prompt = edit(small_tokenizer, text, start, start + len("compute(1, 2)"))
     assert f"x = {REGION_MARKER}\ny = 3" in prompt.prompt_text
-    assert prompt.region.starts_mid_line
+    assert prompt.answer_context.starts_mid_line
 
 
 def test_fence_outgrows_backticks_in_the_file(small_tokenizer):
@@ -148,7 +142,10 @@ def test_crlf_file_is_shown_with_lf(small_tokenizer):
     end = text.index("\r\n\r\n", start) + 2
     prompt = edit(small_tokenizer, text, start, end)
     assert "\r" not in prompt.prompt_text and "\r" not in prompt.draft_text
-    assert prompt.region.newline == "\r\n" and prompt.region.original_text == text[start:end]
+    assert (
+        prompt.answer_context.newline == "\r\n"
+        and prompt.answer_context.original_text == text[start:end]
+    )
 
 
 def test_language_sets_fence_tag_and_marker_comment(small_tokenizer):
@@ -157,15 +154,22 @@ def test_language_sets_fence_tag_and_marker_comment(small_tokenizer):
     prompt = edit(small_tokenizer, text, start, text.index("}\n"), language="rust")
     assert f"    // {REGION_MARKER}\n" in prompt.prompt_text
     assert prompt.prompt_text.endswith("```rust\n")
-    assert "fn main() {\n" in prompt.prompt_text and prompt.region.headers == ("fn main() {",)
+    assert "fn main() {\n" in prompt.prompt_text and prompt.answer_context.headers == (
+        "fn main() {",
+    )
 
 
 def test_multiline_signature_and_decorator_are_kept_as_headers(small_tokenizer):
     body = "".join(f"    x{i} = {i} * value\n" for i in range(200))
     text = f"@cached\ndef compute(\n    value: int,\n) -> int:\n{body}    return x0\n"
     start = text.index("    return x0")
-    prompt = edit(small_tokenizer, text, start, len(text), budget=400)
-    assert prompt.region.headers == ("@cached", "def compute(", "    value: int,", ") -> int:")
+    prompt = edit(small_tokenizer, text, start, len(text), context_tokens=400)
+    assert prompt.answer_context.headers == (
+        "@cached",
+        "def compute(",
+        "    value: int,",
+        ") -> int:",
+    )
     assert "@cached\ndef compute(\n    value: int,\n) -> int:\n" in prompt.prompt_text
 
 
@@ -225,7 +229,7 @@ def test_fim_trims_at_line_boundaries_within_budget(any_tokenizer, budget):
     text = big_module(80)
     cursor = text.index("total -= 40") + len("total -= ")
     fim = build_fim_prompt(
-        any_tokenizer, text=text, cursor=cursor, budget=budget, max_new_tokens=64
+        any_tokenizer, text=text, cursor=cursor, context_tokens=budget, max_new_tokens=64
     )
     assert len(fim.prompt_ids) + fim.max_new_tokens <= budget
     assert fim.prefix_start > 0 and text[fim.prefix_start - 1] == "\n"
@@ -256,7 +260,7 @@ def test_fim_invariants_anywhere(small_tokenizer, newline, budget, data):
     text = big_module(30).replace("\n", newline) + "x = '😀中文'"
     cursor = data.draw(st.integers(0, len(text)))
     fim = build_fim_prompt(
-        small_tokenizer, text=text, cursor=cursor, budget=budget, max_new_tokens=64
+        small_tokenizer, text=text, cursor=cursor, context_tokens=budget, max_new_tokens=64
     )
     assert len(fim.prompt_ids) + fim.max_new_tokens <= budget
     assert fim.prefix_start <= cursor <= fim.suffix_end
@@ -284,7 +288,9 @@ def test_fim_bad_arguments(small_tokenizer):
     with pytest.raises(ValueError, match="outside"):
         build_fim_prompt(small_tokenizer, text="x", cursor=5)
     with pytest.raises(PromptTooLongError):
-        build_fim_prompt(small_tokenizer, text="x", cursor=0, budget=100, max_new_tokens=200)
+        build_fim_prompt(
+            small_tokenizer, text="x", cursor=0, context_tokens=100, max_new_tokens=200
+        )
 
 
 def test_fim_without_fim_tokens_is_a_clear_error():

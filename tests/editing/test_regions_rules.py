@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from diffcoder.editing.budgets import DEFAULT_REGION_TOKENS
 from diffcoder.editing.instruction_hints import class_word, file_word, mentioned_names
-from diffcoder.editing.regions import DEFAULT_BUDGET, choose_region, estimate_tokens
+from diffcoder.editing.regions import choose_region, estimate_tokens
 from tests.editing.test_regions import assert_whole_lines, load, offset_of_row, rows_of
 
 PY = load("sample.py")
@@ -124,6 +125,6 @@ def test_no_cursor_and_file_over_budget_keeps_the_top() -> None:
 
 
 def test_budget_defaults() -> None:
-    assert DEFAULT_BUDGET > 0 and estimate_tokens("x" * 35) == 10
+    assert DEFAULT_REGION_TOKENS > 0 and estimate_tokens("x" * 35) == 10
     with pytest.raises(ValueError, match="positive"):
         choose_region(PY, "python", budget=0)

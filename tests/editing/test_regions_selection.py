@@ -7,6 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from diffcoder.editing.languages import language_for_path
+from diffcoder.editing.positions import LineIndex
 from diffcoder.editing.regions import choose_region
 from tests.editing.test_regions import assert_whole_lines, load, offset_of_row, rows_of
 
@@ -93,6 +95,58 @@ def test_crlf_regions_end_after_the_line_break() -> None:
     assert chunk.startswith("def helper(value):\r\n") and chunk.endswith("return doubled\r\n")
     selection = select(text, (29, 8), (30, 0))
     assert text[selection.start : selection.end].endswith("self.step\r\n")
+
+
+FIXTURES = ["sample.c", "sample.cpp", "sample.go", "sample.java", "sample.js", "sample.py"]
+FIXTURES += ["sample.rs", "sample.ts", "sample.tsx"]
+
+
+def lone_cr(text: str) -> str:
+    return text.replace("\n", "\r")  # same length, so offsets into the LF text still hold
+
+
+@pytest.mark.parametrize("fixture", ["sample.js", "sample.ts", "sample.tsx"])
+def test_a_lone_cr_file_gets_the_regions_of_its_lf_twin(fixture: str) -> None:
+    # These grammars end a line (and a `//` comment) at a lone CR too, so only the line rule could
+    # tell the twins apart, and it must not: a lone CR ends a line, as in the editor.
+    text, language = load(fixture), language_for_path(fixture)
+    rows = range(text.count("\n"))
+    twin = [choose_region(lone_cr(text), language, cursor=offset_of_row(text, r)) for r in rows]
+    assert twin == [choose_region(text, language, cursor=offset_of_row(text, r)) for r in rows]
+    assert {region.kind for region in twin} >= {"function", "method", "class"}
+
+
+@pytest.mark.parametrize("fixture", FIXTURES)
+def test_the_line_fallback_reads_a_lone_cr_as_a_line_end(fixture: str) -> None:
+    text = load(fixture)
+    rows = range(text.count("\n"))
+    twin = [choose_region(lone_cr(text), None, cursor=offset_of_row(text, r)) for r in rows]
+    assert twin == [choose_region(text, None, cursor=offset_of_row(text, r)) for r in rows]
+    assert len({(region.start, region.end) for region in twin}) > 1  # not one whole-file region
+
+
+@pytest.mark.parametrize("fixture", FIXTURES)
+def test_lone_cr_regions_are_whole_lines(fixture: str) -> None:
+    # Whatever a grammar makes of a lone CR, the region is whole lines of the editor's text.
+    text = lone_cr(load(fixture))
+    starts = LineIndex(text).starts
+    regions = [
+        choose_region(text, language_for_path(fixture), cursor=cursor)
+        for cursor in range(0, len(text), 23)
+    ]
+    assert regions and all(r.start in starts for r in regions)
+    assert all(r.end in starts or r.end == len(text) for r in regions)
+
+
+def test_mixed_line_ends_each_end_a_line() -> None:
+    text = "a = 1;\rb = 2;\r\n\r\nc = 3;\nd = 4;\r"
+    region = choose_region(text, None, cursor=text.index("c"))
+    assert text[region.start : region.end] == "c = 3;\nd = 4;\r"
+    assert "(lines 4-5)" in region.reason
+    b = text.index("b")
+    selection = choose_region(text, "javascript", selection=(b, b + 1))
+    assert text[selection.start : selection.end] == "b = 2;\r\n"
+    assert "(line 2)" in selection.reason
 
 
 UNICODE = (

@@ -4,7 +4,6 @@ region, the diff or the reason for refusing, and the model/server timing split.
 
 from __future__ import annotations
 
-import argparse
 import re
 
 from diffcoder.cli.lsp_demo import run_lsp_demo
@@ -12,7 +11,7 @@ from diffcoder.lsp_server.client import apply_workspace_edit, lsp_position
 
 
 def test_demo_runs_end_to_end(capsys):
-    assert run_lsp_demo(argparse.Namespace(max_new_tokens=16)) == 0
+    assert run_lsp_demo(max_new_tokens=16) == 0
     out = capsys.readouterr().out
     assert "region: function `mean`" in out
     assert "diff:" in out or "refused, nothing to apply:" in out

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from diffcoder.evaluation.attempts import EditAttempt, EditTarget
+from diffcoder.evaluation.backends import DirectBackend, open_backend
 from diffcoder.evaluation.datasets import load_edit_problems
 from diffcoder.evaluation.edit_eval import (
-    DirectBackend,
-    EditOutcome,
-    EditTarget,
     EvalSettings,
     edit_target,
     evaluate_edits,
     first_changed_offset,
-    open_backend,
     summarize_edits,
 )
 
@@ -27,8 +25,9 @@ def test_cursor_goes_to_the_first_changed_line_of_before():
     assert first_changed_offset(before, appended) == before.rindex("return")
 
 
-class ScriptedBackend:
-    """Answers each program with a fixed edit: the gold one on even seeds when `flaky`."""
+class ScriptedEdits:
+    """An edit backend answering each program with a fixed edit (the gold one on even seeds when
+    `flaky`)."""
 
     name = "scripted"
 
@@ -38,7 +37,16 @@ class ScriptedBackend:
     def edit(self, text, instruction, target, *, temperature, seed):
         self.targets.append(target)
         new_text = text if self.flaky and seed % 2 else self.answers.get(text, text)
-        return EditOutcome(new_text, None, "eos", "file", 10, 20, 2.0, 0.01 * (seed + 1))
+        return EditAttempt(
+            new_text=new_text,
+            rejected=None,
+            finish_reason="eos",
+            region_kind="file",
+            nfe=10,
+            generated_tokens=20,
+            tokens_per_forward=2.0,
+            seconds=0.01 * (seed + 1),
+        )
 
     def close(self) -> None:
         pass
@@ -46,19 +54,19 @@ class ScriptedBackend:
 
 def test_gold_edits_pass_and_unchanged_programs_fail(canitedit_rows):
     problems = load_edit_problems(canitedit_rows, "canitedit")
-    gold = ScriptedBackend({p.before: p.after for p in problems})
+    gold = ScriptedEdits({p.before: p.after for p in problems})
     settings = EvalSettings(scope="cursor")
     summary = summarize_edits(evaluate_edits(gold, problems, settings, log=None), settings)
     assert summary["total"] == 5 and summary["pass_at_1"] == 1.0
     assert set(summary["pass_at_1_by_change_kind"]) == {"adaptive", "corrective", "perfective"}
     assert all(t.cursor is not None and t.selection is None for t in gold.targets)
-    unchanged = evaluate_edits(ScriptedBackend({}), problems, EvalSettings(), log=None)
+    unchanged = evaluate_edits(ScriptedEdits({}), problems, EvalSettings(), log=None)
     assert summarize_edits(unchanged, EvalSettings())["pass_at_1"] == 0.0
 
 
 def test_several_samples_use_the_unbiased_estimator(canitedit_rows):
     problems = load_edit_problems(canitedit_rows, "canitedit", limit=2)
-    backend = ScriptedBackend({p.before: p.after for p in problems}, flaky=True)
+    backend = ScriptedEdits({p.before: p.after for p in problems}, flaky=True)
     settings = EvalSettings(samples=4, temperature=0.2)
     records = evaluate_edits(backend, problems, settings, log=None)
     assert len(records) == 8 and [r["sample"] for r in records[:4]] == [0, 1, 2, 3]
@@ -98,5 +106,8 @@ def test_direct_backend_runs_the_edit_pipeline(eval_ckpt, canitedit_rows):
     (record,) = evaluate_edits(backend, problems, EvalSettings(scope="cursor"), log=None)
     assert record["finish_reason"] in {"eos", "stop", "length"} and record["nfe"] >= 1
     assert record["region_kind"] == "function" and record["latency_seconds"] > 0
+    # the figures come from the generation's stats(): consistent with each other
+    assert record["tokens_per_forward"] == round(record["generated_tokens"] / record["nfe"], 4)
+    assert 0 < record["model_seconds"] <= record["latency_seconds"]
     if record["rejected"]:
         assert record["new_text"] == problems[0].before and not record["passed"]

@@ -1,19 +1,10 @@
-"""`diffcoder eval edit|infill` through `add_eval_parser` / `run_eval`, as the CLI wires them."""
+"""`diffcoder eval edit|infill` through the command line's entry point."""
 
 from __future__ import annotations
 
-import argparse
 import json
-import subprocess
-import sys
 
-from diffcoder.evaluation.cli import add_eval_parser, run_eval
-
-
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="diffcoder")
-    add_eval_parser(parser.add_subparsers(dest="command", required=True))
-    return run_eval(parser.parse_args(argv))
+from diffcoder.cli.main import main
 
 
 def test_references_pass_and_originals_fail_on_synthetic_rows(canitedit_rows, capsys):
@@ -78,8 +69,8 @@ def test_infill_without_a_model_uses_the_demo_model(infilling_path, capsys):
     assert summary["total"] == 1 and summary["model"] == "embedded demo model"
 
 
-def test_the_eval_parser_imports_no_torch():
-    # `diffcoder.cli` will import this module; `diffcoder scope` must keep starting without torch.
-    code = "import sys, diffcoder.evaluation.cli; print('torch' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+def test_a_missing_dataset_is_a_clear_error(tmp_path, capsys):
+    argv = ["eval", "edit", "--dataset", str(tmp_path / "none.jsonl"), "--format", "canitedit"]
+    assert main([*argv, "--check-references"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("diffcoder eval: error:") and "none.jsonl" in err

@@ -12,15 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from diffcoder.cli.main import main
+from diffcoder.evaluation.attempts import BackendUnavailable
+from diffcoder.evaluation.backends import DOCUMENT_URI, DirectBackend, LspBackend
 from diffcoder.evaluation.datasets import EditProblem, load_edit_problems
-from diffcoder.evaluation.edit_eval import (
-    BackendUnavailable,
-    DirectBackend,
-    EvalSettings,
-    evaluate_edits,
-)
-from diffcoder.evaluation.lsp_backend import LspBackend, apply_workspace_edit
-from tests.evaluation.test_eval_cli import main
+from diffcoder.evaluation.edit_eval import EvalSettings, evaluate_edits
+from diffcoder.lsp_server.client import apply_workspace_edit
 
 # One thread per server: the tests run on a 2-core machine next to the in-process model.
 SERVER_ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -91,8 +88,8 @@ def test_backend_matches_direct_at_the_cursor_and_the_server_goes(eval_ckpt, can
 def test_kept_edits_with_astral_characters_match_direct(eval_ckpt):
     # The scripted engine rewrites `a + b` as `b + a`: real replacements cross the protocol in
     # UTF-16 positions, after an emoji that is two UTF-16 units but one Python character.
-    from diffcoder.model.loading import load_model
-    from tests.lsp.scripted_server import ScriptedEngine
+    from diffcoder.testing.scripted_backend import ScriptedBackend
+    from tests.lsp.scripted_server import scripted_edit
 
     before = 'def add(a, b):\n    s = "😀数"; return a + b\n\n\ndef sub(a, b):\n    return a - b\n'
     problem = EditProblem(
@@ -106,7 +103,10 @@ def test_kept_edits_with_astral_characters_match_direct(eval_ckpt):
     finally:
         backend.close()
     assert_gone(backend)
-    direct = DirectBackend(ScriptedEngine(load_model(eval_ckpt, device="cpu", quant="none")))
+    scripted = ScriptedBackend.from_checkpoint(
+        eval_ckpt, lambda call: scripted_edit(call.draft_text)
+    )
+    direct = DirectBackend(scripted)
     via_direct = [evaluate_edits(direct, [problem], s, log=None)[0] for s in scopes]
     assert compared(via_lsp) == compared(via_direct)
     results = {s.scope: record for s, record in zip(scopes, via_lsp, strict=True)}
@@ -142,6 +142,28 @@ def test_a_model_that_cannot_load_is_a_clear_error_and_no_process_stays(tmp_path
         LspBackend(str(tmp_path / "missing"), device="cpu", env=SERVER_ENV)
     (backend,) = started
     assert_gone(backend)
+
+
+def test_a_reply_becomes_an_attempt_with_the_stats_renamed():
+    backend = object.__new__(LspBackend)  # no server: only the reply's conversion
+    backend.encoding = "utf-16"
+    text = "x = 1\n"
+    edit = {"range": {"start": {"line": 0, "character": 4}, "end": {"line": 0, "character": 5}}}
+    answer = {
+        "finishReason": "stop",
+        "rejected": None,
+        "region": {"kind": "statements"},
+        "edit": {"changes": {DOCUMENT_URI: [{**edit, "newText": "2"}]}},
+        "stats": {"forwards": 4, "generatedTokens": 10, "draftAcceptedTokens": 3},
+    }
+    answer["stats"]["modelSeconds"] = 0.25
+    attempt = backend._attempt(text, answer, 0.5)
+    assert attempt.new_text == "x = 2\n" and attempt.region_kind == "statements"
+    assert (attempt.finish_reason, attempt.nfe, attempt.generated_tokens) == ("stop", 4, 10)
+    assert attempt.tokens_per_forward == 2.5 and attempt.draft_accepted_tokens == 3
+    assert (attempt.model_seconds, attempt.seconds) == (0.25, 0.5)
+    refused = backend._attempt(text, {**answer, "rejected": "adds syntax errors"}, 0.5)
+    assert refused.new_text == text and refused.rejected == "adds syntax errors"
 
 
 def test_workspace_edits_apply_in_either_shape():

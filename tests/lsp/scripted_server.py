@@ -1,8 +1,9 @@
-"""Test launcher: the real `diffcoder-lsp` whose engine answers from a script, not the model.
+"""Test launcher: the real `diffcoder-lsp` whose backend answers from a script, not a model.
 
-It plugs in through the documented hook (`main(argv, engine_loader=...)`); the tokenizer and
-everything around decoding stay real. `--step-delay S` makes each decoding step take S seconds,
-`--load-delay S` the model load.
+It plugs a `ScriptedBackend` (the checkpoint's real tokenizer, no weights) in through the documented
+hook (`main(argv, engine_loader=...)`), so the server reaches it through the same
+`GenerationBackend` interface as the local engine. `--step-delay S` makes each decoding step take
+S seconds, `--load-delay S` the model load.
 """
 
 from __future__ import annotations
@@ -12,9 +13,7 @@ import time
 
 from diffcoder.lsp_server.__main__ import main
 from diffcoder.lsp_server.settings import Settings
-from diffcoder.model.engine import DiffusionEngine
-from diffcoder.model.loading import load_model
-from diffcoder.model.types import DecodeConfig, GenerationResult, StepInfo
+from diffcoder.testing.scripted_backend import ScriptedBackend, ScriptedCall
 
 INFILL_ANSWER = "return 42\n"
 STEPS = 20
@@ -27,43 +26,32 @@ def scripted_edit(draft: str) -> str:
     return "# edited by the script\n" + draft
 
 
-class ScriptedEngine(DiffusionEngine):
-    step_delay = 0.0
-
-    def generate(
-        self, prompt_ids, config: DecodeConfig, *, on_step=None, cancel=None, draft_ids=None
-    ):
-        answer = scripted_edit(self.decode(draft_ids)) if draft_ids else INFILL_ANSWER
-        steps = max(1, min(STEPS, config.max_new_tokens))
-        for step in range(steps):
-            if cancel is not None and cancel.is_set():
-                return GenerationResult([], "", "cancelled", step, len(prompt_ids), 0.0, 0.0)
-            time.sleep(self.step_delay)
-            if on_step is not None:
-                committed = config.max_new_tokens * (step + 1) // steps
-                on_step(StepInfo(step, step, committed, config.max_new_tokens, step + 1))
-        ids = self.tokenizer.encode(answer, add_special_tokens=False)
-        seconds = self.step_delay * steps
-        return GenerationResult(ids, answer, "stop", steps, len(prompt_ids), 0.0, seconds)
+def scripted_answer(call: ScriptedCall) -> str:
+    """Edits send their region as the draft; infill sends none."""
+    return scripted_edit(call.draft_text) if call.draft_text else INFILL_ANSWER
 
 
-LOAD_DELAY = [0.0]
+def scripted_loader(step_delay: float, load_delay: float):
+    def load(path: str, settings: Settings) -> ScriptedBackend:
+        time.sleep(load_delay)  # a big checkpoint
+        return ScriptedBackend.from_checkpoint(
+            path, scripted_answer, steps=STEPS, step_delay=step_delay
+        )
+
+    return load
 
 
-def load_scripted(path: str, settings: Settings) -> DiffusionEngine:
-    time.sleep(LOAD_DELAY[0])  # a big checkpoint
-    return ScriptedEngine(load_model(path, device="cpu", quant="none"))
+def pop_option(argv: list[str], option: str) -> float:
+    if option not in argv:
+        return 0.0
+    at = argv.index(option)
+    value = float(argv[at + 1])
+    del argv[at : at + 2]
+    return value
 
 
 if __name__ == "__main__":
     argv = sys.argv[1:]
-    for option in ("--step-delay", "--load-delay"):
-        if option in argv:
-            at = argv.index(option)
-            value = float(argv[at + 1])
-            del argv[at : at + 2]
-            if option == "--step-delay":
-                ScriptedEngine.step_delay = value
-            else:
-                LOAD_DELAY[0] = value
-    raise SystemExit(main(argv, engine_loader=load_scripted))
+    step_delay = pop_option(argv, "--step-delay")
+    load_delay = pop_option(argv, "--load-delay")
+    raise SystemExit(main(argv, engine_loader=scripted_loader(step_delay, load_delay)))

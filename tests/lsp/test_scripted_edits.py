@@ -67,6 +67,7 @@ async def test_edit_with_apply_sends_a_versioned_edit(client: LanguageClient):
     before = len(client.recorder.requests)
     result = await execute(client, "diffcoder.edit", edit_args(uri, 3))
     assert result["applied"] is True, result
+    assert result["outcome"] == "applied" and result["detail"] is None
     assert result["finishReason"] == "stop" and result["version"] == 3
     assert result["region"]["kind"] == "function"
     assert set(result["stats"]) >= {"modelSeconds", "serverSeconds", "generatedTokens"}
@@ -100,6 +101,7 @@ async def test_edit_without_apply_returns_the_edit(client: LanguageClient):
     before = len(client.recorder.requests)
     result = await execute(client, "diffcoder.edit", edit_args(uri, 1, apply=False))
     assert result["applied"] is False and result["rejected"] is None
+    assert result["outcome"] == "proposed" and result["detail"] is None
     change = result["edit"]["documentChanges"][0]
     assert change["textDocument"] == {"uri": uri, "version": 1}
     assert apply_text_edits(SOURCE, change["edits"], "utf-16") == EXPECTED
@@ -185,6 +187,7 @@ async def test_cancel_command_ends_an_edit_without_applying(client: LanguageClie
     }
     result = await edit
     assert result["applied"] is False and result["cancelled"] is True
+    assert result["outcome"] == "cancelled"
     assert len(client.recorder.requests) == before
 
 
@@ -197,6 +200,7 @@ async def test_edit_for_a_document_that_changed_meanwhile_is_not_applied(client:
     change_document(client, uri, SOURCE + "# typed meanwhile\n", version=2)
     result = await edit
     assert result["applied"] is False and "changed" in result["reason"]
+    assert result["outcome"] == "stale" and result["detail"] == result["reason"]
     assert len(client.recorder.requests) == before
     with pytest.raises(JsonRpcException, match="version 1 .* version 2"):
         await execute(client, "diffcoder.edit", edit_args(uri, 1))
@@ -214,6 +218,7 @@ async def test_progress_cancel_from_the_client_ends_the_edit(client: LanguageCli
     client.window_work_done_progress_cancel(types.WorkDoneProgressCancelParams(token=token))
     result = await edit
     assert result["cancelled"] is True and result["applied"] is False
+    assert result["outcome"] == "cancelled"
 
 
 async def test_an_editor_that_does_not_answer_apply_edit_times_out(client: LanguageClient):
@@ -227,6 +232,7 @@ async def test_an_editor_that_does_not_answer_apply_edit_times_out(client: Langu
         client.recorder.delay = 0.0
         configure(client, {"inline": {"debounceMs": 0}})
     assert result["applied"] is False and "did not answer" in result["reason"]
+    assert result["outcome"] == "failed"
     assert (await status(client))["settings"]["edit"]["applyTimeoutS"] == 10.0
 
 

@@ -12,6 +12,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import ClientServerConfig, LanguageClient
 
+from diffcoder.lsp_server.protocol import OUTCOMES
 from tests.lsp.conftest import (
     SERVER_ENV,
     TINY,
@@ -65,9 +66,12 @@ async def test_real_model_edit_gives_a_clear_result(client: LanguageClient):
     result = await execute(client, "diffcoder.edit", edit_args(uri, 1))
     assert result["finishReason"] in ("eos", "stop", "length")
     assert result["stats"]["generatedTokens"] <= 24
-    if not result["applied"]:
-        # Random weights: the answer is noise, usually unfinished; the reason says so.
-        assert result["reason"] and len(client.recorder.requests) == before
+    # Random weights: the answer is noise, usually unfinished. Whatever the outcome, the editor
+    # got an applyEdit exactly when the edit was applied, and anything else says why.
+    sent = len(client.recorder.requests) - before
+    assert result["outcome"] in OUTCOMES
+    assert result["applied"] == (result["outcome"] == "applied") == (sent == 1)
+    assert (result["detail"] is None) == result["applied"] and result["reason"] == result["detail"]
     await works(client)
 
 
@@ -82,8 +86,11 @@ async def test_real_model_inline_completion_items_have_ranges(client: LanguageCl
         ),
     )
     result = await client.text_document_inline_completion_async(params)
-    for item in result.items:
-        assert item.range.start == types.Position(1, 4) and item.insert_text
+    # noise may trim to nothing: no item, or one non-empty item at the cursor
+    shape = [(item.range.start, bool(item.insert_text)) for item in result.items]
+    assert shape in ([], [(types.Position(1, 4), True)])
+    # either way the real model decoded it
+    assert (await status(client))["lastInfill"]["forwards"] >= 1
 
 
 async def test_unknown_command_is_an_error(client: LanguageClient):

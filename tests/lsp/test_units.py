@@ -1,8 +1,11 @@
-"""Unit tests of the server's pure pieces: settings, infill trimming, the handler guard."""
+"""Unit tests of the server's pure pieces: settings, infill trimming, the handler guard, and a
+server module that imports no torch."""
 
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 
 import pytest
 
@@ -70,3 +73,15 @@ def test_guard_explains_unexpected_errors_and_keeps_rpc_errors():
         asyncio.run(guarded(broken)(None, None))
     with pytest.raises(RequestFailed, match="^stale$"):
         asyncio.run(guarded(refused)(None, None))
+
+
+def test_the_server_starts_without_torch():
+    # a remote backend must not need torch: only loading a local engine imports it
+    code = (
+        "import sys\n"
+        "from diffcoder.lsp_server.server import create_server\n"
+        "create_server(demo_model=False)\n"
+        "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

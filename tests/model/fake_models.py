@@ -74,7 +74,8 @@ def avoid_specials(**extra) -> LogitBias:
 
 
 class BiasedLM(BlockDiffusionLM):
-    """The real runtime with a position-aware logit bias applied to what it returns."""
+    """The real runtime with a position-aware logit bias applied to what it returns; records the
+    length of every segment fed, with or without logits."""
 
     def __init__(self, model, bias: LogitBias | None = None, block_length: int = 4) -> None:
         super().__init__(model, block_length)
@@ -86,6 +87,8 @@ class BiasedLM(BlockDiffusionLM):
         out = super().forward(
             cache, ids, positions, commit=commit, logits_rows=logits_rows, mask=mask
         )
-        if out is None or self.bias is None:
-            return out
-        return self.bias(out, positions[logits_rows])
+        return out if self.bias is None else self.bias(out, positions[logits_rows])
+
+    def extend(self, cache, ids, positions):
+        self.forward_lengths.append(int(ids.shape[0]))
+        super().extend(cache, ids, positions)

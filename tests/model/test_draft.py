@@ -8,6 +8,7 @@ import threading
 import pytest
 import torch
 
+from diffcoder.model.canvas import Canvas
 from diffcoder.model.draft import DraftCursor, Verification, verification_mask, verify_draft
 from diffcoder.model.runtime import BlockDiffusionLM
 from diffcoder.model.sampler import generate
@@ -141,20 +142,16 @@ def test_accepted_blocks_kv_equals_plain_decodings_cache(sharp_model, prompt_len
     prompt = prompt_of(5)[:prompt_len] + [150] * max(0, prompt_len - len(prompt_of(5)))
     plain = decode(sharp_model, prompt)
     lm = BlockDiffusionLM(sharp_model)
-    start = prompt_len - prompt_len % 4
-    end = prompt_len + N
-    canvas = torch.tensor(prompt + [5] * N)
-    undecided = torch.arange(end) >= prompt_len
-    cache = lm.new_cache(end)
-    lm.prefill(cache, canvas[:start])
-    outcome = verify_draft(
-        lm, cache, canvas, undecided, pending_start=start, start=start, end=end,
-        proposal=plain.token_ids, window=3, first_count=lambda m: m, threshold=0.9,
-        banned=torch.tensor(sorted(Specials().banned)),
-    )  # fmt: skip
+    config = DecodeConfig(max_new_tokens=N, threshold=0.9)
+    canvas = Canvas.create(lm, prompt, config, mask_id=5, drafting=True)
+    cache = canvas.cache
+    lm.prefill(cache, canvas.tokens[: canvas.block_start])
+    banned = torch.tensor(sorted(Specials().banned))
+    outcome = verify_draft(lm, canvas, plain.token_ids, window=3, config=config, banned=banned)
     assert outcome.accepted_blocks == 3 and not outcome.opened_block
-    assert cache.length == outcome.next_start
-    expected = lm.new_cache(end)
+    assert cache.length == outcome.next_start == canvas.block_start
+    assert canvas.nfe == 1
+    expected = lm.new_cache(canvas.end)
     lm.prefill(expected, torch.tensor(prompt + plain.token_ids)[: cache.length], chunk=4)
     for got, want in zip(cache.keys + cache.values, expected.keys + expected.values, strict=True):
         torch.testing.assert_close(got[:, :, : cache.length], want[:, :, : cache.length])

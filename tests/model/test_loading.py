@@ -15,17 +15,16 @@ import pytest
 import torch
 from transformers import LlamaForCausalLM
 
-from diffcoder.model import loading
-from diffcoder.model.loading import (
-    ModelLoadError,
+from diffcoder.model import devices
+from diffcoder.model.devices import cpu_supports_bf16, resolve_device, resolve_dtype
+from diffcoder.model.loading import load_model
+from diffcoder.model.quantization import (
     choose_quant,
-    cpu_supports_bf16,
     estimate_kv_bytes,
     estimate_weight_bytes,
-    load_model,
-    resolve_device,
-    resolve_dtype,
+    pick_quant,
 )
+from diffcoder.model.types import ModelLoadError
 
 REAL_8B = {
     "hidden_size": 4096,
@@ -61,7 +60,7 @@ def _cosine(a: torch.Tensor, b: torch.Tensor) -> float:
 
 def test_loads_tiny_checkpoint_on_cpu(tiny_ckpt: Path) -> None:
     loaded = load_model(tiny_ckpt, device="cpu")
-    model, tok, special = loaded
+    model, tok = loaded.model, loaded.tokenizer
     assert isinstance(model, LlamaForCausalLM) and not model.training
     assert loaded.quant == "none" and loaded.device == torch.device("cpu")
     expected = torch.bfloat16 if cpu_supports_bf16() else torch.float32
@@ -70,7 +69,6 @@ def test_loads_tiny_checkpoint_on_cpu(tiny_ckpt: Path) -> None:
     assert type(tok).__name__ in ("PreTrainedTokenizerFast", "TokenizersBackend")
     assert model.config.rope_parameters["rope_theta"] == 500000.0
     assert _logits(model).shape == (1, PROMPT.shape[1], model.config.vocab_size)
-    assert special is loaded.special
 
 
 def test_sharded_checkpoint_loads_the_same_weights(tmp_path: Path, tiny_ckpt: Path) -> None:
@@ -257,9 +255,9 @@ def test_choose_quant_with_fake_free_memory(free_gb: float, quant: str, words: l
 
 def test_auto_quant_on_cuda_reads_free_memory(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (int(7.6e9), int(8e9)))
-    quant, reason = loading._pick_quant("auto", torch.device("cuda:0"), REAL_8B, "bf16")
+    quant, reason = pick_quant("auto", torch.device("cuda:0"), REAL_8B, "bf16")
     assert quant == "4bit" and reason.startswith("4-bit NF4 on cuda:0")
-    quant, reason = loading._pick_quant("auto", torch.device("cpu"), REAL_8B, "fp32 (no bf16)")
+    quant, reason = pick_quant("auto", torch.device("cpu"), REAL_8B, "fp32 (no bf16)")
     assert quant == "none" and "cpu" in reason
 
 
@@ -268,9 +266,9 @@ def test_cpu_dtype_from_cpu_flags(monkeypatch: pytest.MonkeyPatch) -> None:
     assert cpu_supports_bf16("flags : fpu amx_bf16 amx_tile\n")
     assert not cpu_supports_bf16("flags : fpu sse avx2 avx512f\n")
     cpu = torch.device("cpu")
-    monkeypatch.setattr(loading, "cpu_supports_bf16", lambda: False)
+    monkeypatch.setattr(devices, "cpu_supports_bf16", lambda: False)
     assert resolve_dtype(None, cpu)[0] == torch.float32
-    monkeypatch.setattr(loading, "cpu_supports_bf16", lambda: True)
+    monkeypatch.setattr(devices, "cpu_supports_bf16", lambda: True)
     assert resolve_dtype("auto", cpu)[0] == torch.bfloat16
     assert resolve_dtype("fp16", cpu)[0] == torch.float16
     assert resolve_dtype(torch.float32, cpu)[0] == torch.float32

@@ -21,7 +21,7 @@ def test_incremental_cached_logits_equal_full_forward(model, length, prefill_chu
     ids = torch.randint(0, 320, (length,), generator=torch.Generator().manual_seed(length))
     reference = full_logits(model, ids.tolist(), block=4)
     lm = BlockDiffusionLM(model)
-    cache = lm.new_cache(4)  # deliberately too small: it must grow
+    cache = lm.new_cache(length)
     aligned = (length // 2) // 4 * 4
     lm.prefill(cache, ids[:aligned], chunk=prefill_chunk)
     start = aligned
@@ -68,4 +68,25 @@ def test_custom_mask_and_logit_rows(model):
     alone = lm.forward(cache, ids[:1], torch.arange(1))
     assert first.shape == (1, 320)
     torch.testing.assert_close(first, alone, atol=1e-5, rtol=1e-5)
-    assert lm.forward(cache, ids, torch.arange(4), logits_rows=None) is None
+    assert cache.length == 0  # neither forward committed anything
+
+
+def test_extend_commits_the_same_kv_as_a_committing_forward(model):
+    lm = BlockDiffusionLM(model)
+    ids = torch.randint(0, 320, (8,), generator=torch.Generator().manual_seed(2))
+    extended, forwarded = lm.new_cache(8), lm.new_cache(8)
+    assert lm.extend(extended, ids, torch.arange(8)) is None
+    lm.forward(forwarded, ids, torch.arange(8), commit=8)
+    assert extended.length == forwarded.length == 8
+    pairs = zip(extended.keys + extended.values, forwarded.keys + forwarded.values, strict=True)
+    for a, b in pairs:
+        torch.testing.assert_close(a[:, :, :8], b[:, :, :8])
+
+
+def test_a_segment_past_the_cache_capacity_is_refused(model):
+    lm = BlockDiffusionLM(model)
+    cache = lm.new_cache(8)
+    lm.prefill(cache, torch.arange(128, 136))
+    with pytest.raises(ValueError, match="overflows the KV cache"):
+        lm.forward(cache, torch.full((4,), 5), torch.arange(8, 12))
+    assert cache.length == 8

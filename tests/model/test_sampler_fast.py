@@ -50,8 +50,14 @@ def test_fast_equals_parity_with_fewer_forwards(model, prompt_len, steps, thresh
     assert fast.token_ids == parity.token_ids
     blocks = 4 + (1 if prompt_len % 4 else 0)  # a partial first block adds a partial last one
     assert parity.nfe - fast.nfe == blocks  # exactly the commit forwards are saved
-    if steps == 4 and threshold is None and prompt_len % 4 == 0:
-        assert (fast.nfe, parity.nfe) == (16, 20)  # 4/5 of parity's forwards
+
+
+def test_fast_needs_four_fifths_of_parity_forwards_at_one_token_per_step(model):
+    common = dict(max_new_tokens=16, steps_per_block=4, threshold=None)
+    parity, _ = run(model, prompt_of(4, seed=4), avoid_specials(), mode="parity", **common)
+    fast, _ = run(model, prompt_of(4, seed=4), avoid_specials(), mode="fast", **common)
+    assert fast.token_ids == parity.token_ids
+    assert (fast.nfe, parity.nfe) == (16, 20)
 
 
 def test_fast_halves_forwards_when_whole_blocks_commit(sharp_model):

@@ -14,7 +14,8 @@ from safetensors.torch import load_file
 from tokenizers import Tokenizer
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-from diffcoder.testing.tiny_checkpoint import make_tiny_checkpoint, special_token_strings
+from diffcoder.model.checkpoint_layout import special_token_strings
+from diffcoder.testing.tiny_checkpoint import make_tiny_checkpoint
 
 PYTHON_SAMPLES = [
     "def add(a, b):\n    return a + b\n",

@@ -26,8 +26,7 @@ def test_every_block_has_one_to_cap_masked_tokens(length, cap):
     full_blocks = blocks[:, : length // 4]
     assert int(full_blocks.min()) >= 1
     assert int(full_blocks.max()) <= max(1, round(cap * 4))
-    if cap == 1.0:
-        assert int(full_blocks.max()) == 4  # whole blocks get masked too
+    assert (int(full_blocks.max()) == 4) == (cap == 1.0)  # whole blocks only at the full cap
 
 
 def test_mask_cap_warms_up_to_one():

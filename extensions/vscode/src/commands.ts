@@ -69,8 +69,8 @@ export function editSelection(ctx: Ctx): Cmd {
         );
         if (!result) return;
         const edits = result.edit ? editsFor(result.edit, uri).edits : [];
-        if (result.rejected || edits.length === 0) {
-            const why = result.cancelled ? 'cancelled' : (result.reason ?? result.rejected ?? 'the model proposed no change');
+        if (result.outcome !== 'proposed' || edits.length === 0) {
+            const why = result.detail ?? 'the model proposed no change';
             void vscode.window.showWarningMessage(`DiffCoder: no edit (${why}).`);
             return;
         }

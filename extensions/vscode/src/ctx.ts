@@ -89,8 +89,8 @@ export class Ctx implements vscode.Disposable {
         const problem = await preflight(launch, modelPath);
         if (problem) return this.fail(problem);
 
-        // stdio without a transport field: TransportKind.stdio would append `--stdio`, which the
-        // server does not take
+        // stdio without a transport field: the launch command already names the server's own
+        // options, and stdio is its default (it accepts the `--stdio` other clients add)
         const serverOptions: ServerOptions = {
             command: launch.command,
             args: launch.args,
@@ -173,7 +173,7 @@ export class Ctx implements vscode.Disposable {
         this.stopPolling();
         const client = this.client;
         if (!client || !client.isRunning()) return;
-        let result: lsp_ext.StatusResult;
+        let result: lsp_ext.StatusReply;
         try {
             result = await client.sendRequest(lsp_ext.status, {});
         } catch (error) {
@@ -201,7 +201,7 @@ export class Ctx implements vscode.Disposable {
     private progressSink() {
         return {
             begin: (token: string, value: { title: string; message?: string }) => {
-                if (value.title.startsWith('Loading')) {
+                if (value.title === lsp_ext.LOAD_PROGRESS_TITLE) {
                     this.status.set({ kind: 'loading', path: this.modelPath() || null, message: value.message });
                 } else {
                     this.editProgress.add(token);
@@ -226,14 +226,14 @@ export class Ctx implements vscode.Disposable {
     }
 
     /** `diffcoder.edit` as a preview; undefined when cancelled. */
-    async requestEdit(args: Omit<lsp_ext.EditArgs, 'apply'>, token: vscode.CancellationToken): Promise<lsp_ext.EditResult | undefined> {
+    async requestEdit(args: Omit<lsp_ext.EditArgs, 'apply'>, token: vscode.CancellationToken): Promise<lsp_ext.EditReply | undefined> {
         if (this.starting) await this.starting;
         const client = this.client;
         if (!client || !client.isRunning()) throw new Error('the DiffCoder server is not running (see DiffCoder: Show Log)');
         this.busyCount++;
         this.busy();
         try {
-            const result = (await client.sendRequest(ExecuteCommandRequest.type, lsp_ext.editCommand(args), token)) as lsp_ext.EditResult | null;
+            const result = (await client.sendRequest(ExecuteCommandRequest.type, lsp_ext.editCommand(args), token)) as lsp_ext.EditReply | null;
             if (token.isCancellationRequested) return undefined;
             this.log.info(`diffcoder.edit result: ${JSON.stringify(result)}`);
             return result ?? undefined;
@@ -251,7 +251,7 @@ export class Ctx implements vscode.Disposable {
         this.activeEdit?.cancel.cancel();
         const client = this.client;
         if (!client || !client.isRunning()) return 0;
-        const answer = (await client.sendRequest(ExecuteCommandRequest.type, lsp_ext.cancelCommand())) as { cancelled?: number } | null;
+        const answer = (await client.sendRequest(ExecuteCommandRequest.type, lsp_ext.cancelCommand())) as lsp_ext.CancelReply | null;
         return answer?.cancelled ?? 0;
     }
 

@@ -1,5 +1,5 @@
-// The server's own protocol, one typed entry per custom method or command; names mirror
-// diffcoder/lsp_server (server.py STATUS_REQUEST, EDIT_COMMAND, CANCEL_COMMAND).
+// The server's own protocol, one typed entry per custom method or command. Mirrors
+// diffcoder/lsp_server/protocol.py name for name (tests/lsp/test_protocol_mirror.py compares them).
 import {
     ExecuteCommandParams,
     Range,
@@ -8,28 +8,65 @@ import {
     WorkspaceEdit,
 } from 'vscode-languageserver-protocol';
 
-export type ModelState = 'unconfigured' | 'loading' | 'ready' | 'failed';
+export const STATUS_REQUEST = 'diffcoder/status';
+export const EDIT_COMMAND = 'diffcoder.edit';
+export const CANCEL_COMMAND = 'diffcoder.cancel';
+/** The work-done progress title of a model load (edits have their own). */
+export const LOAD_PROGRESS_TITLE = 'Loading Stable-DiffCoder…';
+/** An edit's progress title: this, then its instruction. */
+export const EDIT_PROGRESS_PREFIX = 'DiffCoder: ';
 
-export interface StatusResult {
-    model: { state: ModelState; path: string | null; detail: string };
+/** How a `diffcoder.edit` ends; `detail` says why in words. */
+export const OUTCOMES = ['proposed', 'applied', 'refused', 'cancelled', 'stale', 'failed'] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
+export const MODEL_STATES = ['unconfigured', 'loading', 'ready', 'failed'] as const;
+export type ModelState = (typeof MODEL_STATES)[number];
+
+export interface ModelStatus {
+    state: ModelState;
+    path: string | null;
+    detail: string;
+}
+
+export interface InfillStats {
+    generatedTokens: number;
+    promptTokens: number;
+    forwards: number;
+    modelSeconds: number;
+    serverSeconds: number;
+}
+
+export interface StatusReply {
+    model: ModelStatus;
     inFlight: number;
+    lastInfill: InfillStats | null;
     settings: Record<string, unknown>;
 }
 
 /** `diffcoder/status`: the model's state and the settings in force. Always send `{}` as params:
  *  pygls cannot parse a custom request without a `params` member and never answers it. */
 export type StatusParams = Record<string, never>;
-export const status = new RequestType<StatusParams, StatusResult, void>('diffcoder/status');
+export const status = new RequestType<StatusParams, StatusReply, void>(STATUS_REQUEST);
 
-export const EDIT_COMMAND = 'diffcoder.edit';
-export const CANCEL_COMMAND = 'diffcoder.cancel';
+export interface DocumentRef {
+    uri: string;
+    version?: number | null;
+}
 
 export interface EditArgs {
-    textDocument: { uri: string; version: number | null };
+    textDocument: DocumentRef;
     range?: Range;
     position?: Position;
     instruction: string;
     apply?: boolean;
+}
+
+export interface EditRegion {
+    range: Range;
+    kind: string;
+    reason: string;
+    name: string | null;
 }
 
 export interface EditStats {
@@ -41,16 +78,27 @@ export interface EditStats {
     serverSeconds: number;
 }
 
-export interface EditResult {
+export interface EditReply {
     applied: boolean;
     edit: WorkspaceEdit | null;
-    region: { range: Range; kind: string; reason: string; name: string | null };
+    region: EditRegion;
     finishReason: string;
     rejected: string | null;
     cancelled: boolean;
     reason: string | null;
+    proposal: string | null;
     version: number | null;
     stats: EditStats;
+    outcome: Outcome;
+    detail: string | null;
+}
+
+export interface CancelArgs {
+    textDocument?: DocumentRef | null;
+}
+
+export interface CancelReply {
+    cancelled: number;
 }
 
 /** `workspace/executeCommand diffcoder.edit`, always as a preview (apply=false). */
@@ -58,7 +106,8 @@ export function editCommand(args: Omit<EditArgs, 'apply'>): ExecuteCommandParams
     return { command: EDIT_COMMAND, arguments: [{ ...args, apply: false }] };
 }
 
-/** `diffcoder.cancel` for one document, or every edit when `uri` is undefined. */
+/** `diffcoder.cancel` for one document, or every job when `uri` is undefined. */
 export function cancelCommand(uri?: string): ExecuteCommandParams {
-    return { command: CANCEL_COMMAND, arguments: uri === undefined ? [] : [{ textDocument: { uri } }] };
+    const args: CancelArgs[] = uri === undefined ? [] : [{ textDocument: { uri } }];
+    return { command: CANCEL_COMMAND, arguments: args };
 }

@@ -31,7 +31,7 @@ const freshUri = () => pathToFileURL(path.join('/tmp', `diffcoder-protocol-${pro
 
 describe('diffcoder-lsp from the extension client', { timeout: 300_000 }, () => {
     let server: ServerSession;
-    let ready: lsp_ext.StatusResult;
+    let ready: lsp_ext.StatusReply;
 
     before(async () => {
         const settings = extensionSettings({
@@ -75,6 +75,8 @@ describe('diffcoder-lsp from the extension client', { timeout: 300_000 }, () => 
         assert.equal(result.version, 3);
         assert.equal(result.region.kind.length > 0, true);
         assert.equal(result.rejected, null, JSON.stringify(result));
+        assert.equal(result.outcome, 'proposed');
+        assert.equal(result.detail, null);
         assert.ok(result.edit, JSON.stringify(result));
         const { edits, version } = editsFor(result.edit, uri);
         assert.equal(version, 3);
@@ -84,7 +86,7 @@ describe('diffcoder-lsp from the extension client', { timeout: 300_000 }, () => 
         // the same request again gives the same proposal: the e2e test relies on it
         const again = await server.edit({ textDocument: { uri, version: 3 }, range, instruction: 'Add a docstring' });
         assert.equal(applyTextEdits(SOURCE, editsFor(again.edit!, uri).edits), proposed);
-        const progress = server.progress.all().filter((e) => e.kind === 'begin' && e.title?.startsWith('DiffCoder:'));
+        const progress = server.progress.all().filter((e) => e.kind === 'begin' && e.title?.startsWith(lsp_ext.EDIT_PROGRESS_PREFIX));
         assert.ok(progress.length > 0, 'edit progress (the notification shows it)');
     });
 
@@ -103,7 +105,7 @@ describe('diffcoder-lsp from the extension client', { timeout: 300_000 }, () => 
     });
 
     test('live settings reach the server (didChangeConfiguration) without a reload', async () => {
-        const loadsBefore = server.progress.all().filter((e) => e.kind === 'begin' && e.title?.startsWith('Loading')).length;
+        const loadsBefore = server.progress.all().filter((e) => e.kind === 'begin' && e.title === lsp_ext.LOAD_PROGRESS_TITLE).length;
         await server.connection.sendNotification(DidChangeConfigurationNotification.type, {
             settings: extensionSettings({ modelPath: finishingCheckpoint(), device: 'cpu', 'inline.enabled': false, 'edit.maxNewTokens': 77 }),
         });
@@ -112,7 +114,7 @@ describe('diffcoder-lsp from the extension client', { timeout: 300_000 }, () => 
         assert.equal(settings.inline.enabled, false);
         assert.equal(settings.edit.maxNewTokens, 77);
         assert.equal(status.model.state, 'ready');
-        const loadsAfter = server.progress.all().filter((e) => e.kind === 'begin' && e.title?.startsWith('Loading')).length;
+        const loadsAfter = server.progress.all().filter((e) => e.kind === 'begin' && e.title === lsp_ext.LOAD_PROGRESS_TITLE).length;
         assert.equal(loadsAfter, loadsBefore);
         const uri = freshUri();
         await server.open(uri, SOURCE);
@@ -138,7 +140,7 @@ describe('diffcoder-lsp from the extension client', { timeout: 300_000 }, () => 
     });
 
     test('diffcoder.cancel with no edit running answers with a count', async () => {
-        const answer = (await server.connection.sendRequest(ExecuteCommandRequest.type, lsp_ext.cancelCommand())) as { cancelled: number };
+        const answer = (await server.connection.sendRequest(ExecuteCommandRequest.type, lsp_ext.cancelCommand())) as lsp_ext.CancelReply;
         assert.equal(answer.cancelled, 0);
     });
     test('a new modelPath reloads the model; cancelling the request ($/cancelRequest) stops the decoding', async () => {
@@ -165,7 +167,10 @@ describe('diffcoder-lsp from the extension client', { timeout: 300_000 }, () => 
         await server.progress.wait((e) => server.progress.all().indexOf(e) >= before && e.kind === 'report', 60_000, 'a progress report');
         source.cancel();
         const outcome = await settled;
-        if (outcome.error === undefined) assert.equal(outcome.value!.cancelled, true, JSON.stringify(outcome.value));
+        if (outcome.error === undefined) {
+            assert.equal(outcome.value!.cancelled, true, JSON.stringify(outcome.value));
+            assert.equal(outcome.value!.outcome, 'cancelled');
+        }
         else assert.equal((outcome.error as ResponseError<unknown>).code, -32800); // RequestCancelled
         // the decoder stops within a step; the job is gone soon after the answer
         const deadline = Date.now() + 10_000;

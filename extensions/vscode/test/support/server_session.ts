@@ -180,13 +180,13 @@ export class ServerSession {
         return session;
     }
 
-    status(): Promise<lsp_ext.StatusResult> {
+    status(): Promise<lsp_ext.StatusReply> {
         return this.connection.sendRequest(lsp_ext.status, {});
     }
 
     /** Waits for the model load's progress to end, then returns the status. */
-    async loaded(timeoutMs = 120_000): Promise<lsp_ext.StatusResult> {
-        const begin = await this.progress.wait((e) => e.kind === 'begin' && !!e.title?.startsWith('Loading'), timeoutMs, 'the load to begin');
+    async loaded(timeoutMs = 120_000): Promise<lsp_ext.StatusReply> {
+        const begin = await this.progress.wait((e) => e.kind === 'begin' && e.title === lsp_ext.LOAD_PROGRESS_TITLE, timeoutMs, 'the load to begin');
         await this.progress.wait((e) => e.kind === 'end' && e.token === begin.token, timeoutMs, 'the load to end');
         return this.status();
     }
@@ -197,8 +197,8 @@ export class ServerSession {
         });
     }
 
-    edit(args: Omit<lsp_ext.EditArgs, 'apply'>, token?: CancellationToken): Promise<lsp_ext.EditResult> {
-        return this.connection.sendRequest(ExecuteCommandRequest.type, lsp_ext.editCommand(args), token) as Promise<lsp_ext.EditResult>;
+    edit(args: Omit<lsp_ext.EditArgs, 'apply'>, token?: CancellationToken): Promise<lsp_ext.EditReply> {
+        return this.connection.sendRequest(ExecuteCommandRequest.type, lsp_ext.editCommand(args), token) as Promise<lsp_ext.EditReply>;
     }
 
     async stop(): Promise<void> {

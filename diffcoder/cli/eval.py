@@ -1,54 +1,49 @@
-"""`diffcoder eval edit|infill`: argument parsing and the run, for `diffcoder.cli` to wire in.
-
-`add_eval_parser(subparsers)` adds the `eval` command; `run_eval(args)` runs it and returns the exit
-status (2 with a message on stderr for bad input or an unavailable backend).
+"""`diffcoder eval edit|infill|masked`: benchmarks judged by tests in a sandbox (or held-out
+masked-token accuracy). Bad input or an unavailable backend exits 2 with a message on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from diffcoder.cli.options import add_load_options, backend_from_args, threshold_value
-from diffcoder.evaluation.datasets import (
-    EDIT_FORMATS,
-    INSTRUCTION_KINDS,
-    load_edit_problems,
-    load_infill_problems,
+from diffcoder.cli.options import (
+    add_load_options,
+    add_threshold_option,
+    backend_from_args,
+    positive_int,
 )
-from diffcoder.evaluation.edit_eval import (
-    BACKENDS,
-    SCOPES,
-    BackendUnavailable,
-    EvalSettings,
-    check_references,
-    evaluate_edits,
-    open_backend,
-    summarize_edits,
-)
-from diffcoder.evaluation.infill_eval import (
-    check_infill_references,
-    evaluate_infill,
-    summarize_infill,
-)
-from diffcoder.evaluation.report import write_report, write_results
-from diffcoder.evaluation.sandbox import DEFAULT_TIMEOUT, SandboxLimits
+from diffcoder.evaluation.attempts import BACKENDS, BackendUnavailable
+from diffcoder.evaluation.datasets import EDIT_FORMATS, INSTRUCTION_KINDS
+from diffcoder.evaluation.edit_eval import SCOPES
+from diffcoder.evaluation.infill_eval import INFILL_MAX_NEW_TOKENS
+from diffcoder.evaluation.sandbox import DEFAULT_WORKERS, SandboxLimits
+from diffcoder.training.config import TrainConfig
+
+Handler = Callable[[argparse.Namespace], int]
 
 
-def _positive_int(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, not {value}")
-    return number
+def _reporting_errors(handler: Handler) -> Handler:
+    @functools.wraps(handler)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return handler(args)
+        except (ValueError, FileNotFoundError, BackendUnavailable) as error:
+            print(f"diffcoder eval: error: {error}", file=sys.stderr)
+            return 2
+
+    return run
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", type=Path, required=True, help="JSONL (or parquet) file")
     parser.add_argument("--model", help="checkpoint directory")
-    parser.add_argument("--limit", type=_positive_int, help="only the first N problems")
+    parser.add_argument("--limit", type=positive_int, help="only the first N problems")
     parser.add_argument(
         "--check-references",
         action="store_true",
@@ -57,16 +52,21 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, help="per-sample results as JSONL")
     parser.add_argument("--report", type=Path, help="directory for report.md, plots, results")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds/program")
-    parser.add_argument("--memory-mb", type=_positive_int, default=4096, help="per program")
-    parser.add_argument("--workers", type=_positive_int, default=2, help="programs run at once")
+    defaults = SandboxLimits()
+    parser.add_argument("--timeout", type=float, default=defaults.timeout, help="seconds/program")
+    parser.add_argument(
+        "--memory-mb", type=positive_int, default=defaults.memory_mb, help="per program"
+    )
+    parser.add_argument(
+        "--workers", type=positive_int, default=DEFAULT_WORKERS, help="programs run at once"
+    )
     parser.add_argument(
         "--python", help="interpreter that runs the programs (default: the one running diffcoder)"
     )
     add_load_options(parser)
 
 
-def add_eval_parser(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     evaluation = subparsers.add_parser("eval", help="benchmarks judged by tests in a sandbox")
     kinds = evaluation.add_subparsers(dest="eval", required=True)
 
@@ -74,17 +74,19 @@ def add_eval_parser(subparsers: argparse._SubParsersAction) -> None:
     _add_common(edit)
     edit.add_argument("--format", required=True, choices=EDIT_FORMATS)
     edit.add_argument("--instruction", default="descriptive", choices=INSTRUCTION_KINDS)
-    edit.add_argument("--samples", type=_positive_int, default=1, help="samples per problem")
+    edit.add_argument("--samples", type=positive_int, default=1, help="samples per problem")
     edit.add_argument(
         "--temperature", type=float, default=None, help="default 0 (greedy) for 1 sample, else 0.2"
     )
     edit.add_argument("--scope", default="file", choices=SCOPES)
     edit.add_argument("--via", default="direct", choices=BACKENDS)
+    edit.set_defaults(run=_reporting_errors(run_edit_eval))
 
     infill = kinds.add_parser("infill", help="fill-in-the-middle (HumanEval-infilling)")
     _add_common(infill)
-    infill.add_argument("--max-new-tokens", type=_positive_int, default=128)
-    infill.add_argument("--threshold", type=threshold_value, default=0.95)
+    infill.add_argument("--max-new-tokens", type=positive_int, default=INFILL_MAX_NEW_TOKENS)
+    add_threshold_option(infill)
+    infill.set_defaults(run=_reporting_errors(run_infill_eval))
 
     masked = kinds.add_parser(
         "masked", help="masked-token accuracy on the held-out split of `diffcoder train`'s corpus"
@@ -93,9 +95,14 @@ def add_eval_parser(subparsers: argparse._SubParsersAction) -> None:
         "--model", type=Path, action="append", required=True, help="repeatable; same tokenizer"
     )
     masked.add_argument("--corpus", type=Path, default=None, help="default: the standard library")
-    masked.add_argument("--rows", type=_positive_int, default=48, help="held-out rows")
-    masked.add_argument("--length", type=_positive_int, default=320, help="tokens per row")
+    masked.add_argument(
+        "--rows", type=positive_int, default=TrainConfig.heldout_rows, help="held-out rows"
+    )
+    masked.add_argument(
+        "--length", type=positive_int, default=TrainConfig.length, help="tokens per row"
+    )
     masked.add_argument("--json", action="store_true", help="print one JSON object")
+    masked.set_defaults(run=_reporting_errors(run_masked_eval))
 
 
 def _limits(args: argparse.Namespace) -> SandboxLimits:
@@ -122,7 +129,7 @@ def _model_name(args: argparse.Namespace) -> str:
 
 def _check_lsp_options(args: argparse.Namespace, temperature: float) -> None:
     """`--via lsp` runs what the server can: greedy decoding, with its --device and --quant."""
-    from diffcoder.evaluation.lsp_backend import lsp_refusal
+    from diffcoder.evaluation.backends import lsp_refusal
 
     refusal = lsp_refusal(args.samples, temperature)
     if refusal is not None:
@@ -136,7 +143,16 @@ def _check_lsp_options(args: argparse.Namespace, temperature: float) -> None:
         )
 
 
-def _run_edit(args: argparse.Namespace) -> int:
+def run_edit_eval(args: argparse.Namespace) -> int:
+    from diffcoder.evaluation.backends import open_backend
+    from diffcoder.evaluation.datasets import load_edit_problems
+    from diffcoder.evaluation.edit_eval import (
+        EvalSettings,
+        check_references,
+        evaluate_edits,
+        summarize_edits,
+    )
+
     problems = load_edit_problems(
         args.dataset, args.format, instruction=args.instruction, limit=args.limit
     )
@@ -182,16 +198,23 @@ def _run_edit(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_infill(args: argparse.Namespace) -> int:
+def run_infill_eval(args: argparse.Namespace) -> int:
+    from diffcoder.evaluation.datasets import load_infill_problems
+    from diffcoder.evaluation.infill_eval import (
+        check_infill_references,
+        evaluate_infill,
+        summarize_infill,
+    )
+
     problems = load_infill_problems(args.dataset, limit=args.limit)
     limits = _limits(args)
     if args.check_references:
         result = check_infill_references(problems, limits, workers=args.workers)
         _emit(args, result, _references_lines(result, "gold middles", "empty middles"))
         return 0
-    engine = backend_from_args(args)
+    backend = backend_from_args(args)
     records = evaluate_infill(
-        engine,
+        backend,
         problems,
         limits=limits,
         max_new_tokens=args.max_new_tokens,
@@ -211,6 +234,8 @@ def _finish(
     records: list[dict[str, Any]],
     described: dict[str, Any],
 ) -> None:
+    from diffcoder.evaluation.report import write_report, write_results
+
     if args.out is not None:
         write_results(args.out, records)
     if args.report is not None:
@@ -223,8 +248,7 @@ def _finish(
     _emit(args, summary, human)
 
 
-def _run_masked(args: argparse.Namespace) -> int:
-    from diffcoder.training.config import TrainConfig
+def run_masked_eval(args: argparse.Namespace) -> int:
     from diffcoder.training.trainer import heldout_accuracy
 
     config = TrainConfig(
@@ -236,17 +260,3 @@ def _run_masked(args: argparse.Namespace) -> int:
     ]
     _emit(args, results, lines)
     return 0
-
-
-def run_eval(args: argparse.Namespace) -> int:
-    try:
-        if args.eval == "edit":
-            return _run_edit(args)
-        if args.eval == "infill":
-            return _run_infill(args)
-        if args.eval == "masked":
-            return _run_masked(args)
-    except (ValueError, FileNotFoundError, BackendUnavailable) as error:
-        print(f"diffcoder eval: error: {error}", file=sys.stderr)
-        return 2
-    raise AssertionError(f"unhandled eval kind {args.eval}")

@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import pytest
 
-from diffcoder.cli.scope import add_scope_parser, run_scope
-from tests.editing.test_regions import FIXTURES
+from diffcoder.cli.main import main
+from diffcoder.cli.target import PositionError, target_offsets
+
+FIXTURES = Path(__file__).parents[1] / "editing" / "fixtures"
 
 
 def scope(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        from diffcoder.cli.main import main  # once `scope` is wired into the CLI
-
-        code = main(["scope", *argv])
-    except SystemExit as exit_:  # argparse errors, or a CLI without `scope` yet
-        if exit_.code != 2 or "invalid choice" not in capsys.readouterr().err:
-            raise
-        parser = argparse.ArgumentParser(prog="diffcoder")
-        add_scope_parser(parser.add_subparsers(dest="command"))
-        code = run_scope(parser.parse_args(["scope", *argv]))
+    code = main(["scope", *argv])
     out = capsys.readouterr()
     return code, out.out, out.err
 
@@ -101,3 +93,16 @@ def test_bad_range_is_an_argparse_error(capsys: pytest.CaptureFixture[str]) -> N
     with pytest.raises(SystemExit) as exit_:
         scope(["--file", str(FIXTURES / "sample.py"), "--range", "3-4"], capsys)
     assert exit_.value.code == 2
+
+
+def test_target_offsets_take_code_points_and_clamp_to_the_line_end() -> None:
+    text = "a😀b\r\nsecond\n"
+    assert target_offsets(text, line=0, column=2, span=None) == (2, None)
+    assert target_offsets(text, line=1, column=None, span=None) == (text.index("second"), None)
+    assert target_offsets(text, line=None, column=None, span=(0, 1, 1, 99)) == (
+        None,
+        (1, text.index("\n", text.index("second"))),
+    )
+    assert target_offsets(text, line=None, column=None, span=None) == (None, None)
+    with pytest.raises(PositionError, match="--column needs --line"):
+        target_offsets(text, line=None, column=1, span=None)

@@ -7,14 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from diffcoder.benchmarking.scope_eval import (
-    GoldChange,
-    covers,
-    default_editeval_path,
-    evaluate_scoping,
-    gold_change,
-    main,
-)
+from diffcoder.benchmarking.scope_eval import GoldChange, covers, evaluate_scoping, gold_change
+from diffcoder.cli.main import main
+from diffcoder.testing.shared_data import default_editeval_path
 
 # Measured with `diffcoder bench scope` (docs/scoping.md): 191 of 194 problems covered.
 MEASURED_COVERED = 191
@@ -49,7 +44,7 @@ def test_covers() -> None:
 
 
 def test_missing_data_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--data", str(tmp_path / "none.jsonl")]) == 2
+    assert main(["bench", "scope", "--data", str(tmp_path / "none.jsonl")]) == 2
     assert "not found" in capsys.readouterr().err
 
 
@@ -65,8 +60,11 @@ def test_small_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     result = evaluate_scoping(data)
     assert result.all.covered == 1 and result.kinds == {"function": 1}
     assert 0.2 < result.all.figures()["mean_region_share"] < 0.6
-    assert main(["--data", str(data), "--json"]) == 0
+    assert main(["bench", "scope", "--data", str(data), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["coverage"] == 1.0
+    assert main(["bench", "scope", "--data", str(data)]) == 0
+    table = capsys.readouterr().out
+    assert "region kinds: function 1" in table and "100.0%" in table.splitlines()[1]
 
 
 @pytest.mark.skipif(not default_editeval_path().is_file(), reason="../shared EditEval absent")

@@ -1,33 +1,33 @@
-"""`diffcoder eval edit --via lsp`: the edits go through a real `diffcoder-lsp` process over stdio.
-
-`LspBackend` starts `python -m diffcoder.lsp_server --model DIR` as a subprocess, initializes it
-as an LSP client would, waits until `diffcoder/status` says the model is ready, and then for each
-problem opens `program.py`, runs `workspace/executeCommand diffcoder.edit` with `apply: false`,
-applies the returned `WorkspaceEdit` itself and closes the document. The weights load only in the
-server. The synchronous client in `diffcoder.lsp_server.client` keeps the backend's interface
-the same as `DirectBackend`'s.
+"""The two ways `diffcoder eval edit` turns (program, instruction, target) into an edited program:
+`DirectBackend` calls `run_edit` in this process; `LspBackend` (`--via lsp`) drives a real
+`diffcoder-lsp` process over stdio. Both answer with the same `EditAttempt`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from diffcoder.evaluation.edit_eval import BackendUnavailable, EditOutcome, EditTarget
+from diffcoder.evaluation.attempts import (
+    BACKENDS,
+    BackendUnavailable,
+    EditAttempt,
+    EditBackend,
+    EditTarget,
+)
 from diffcoder.lsp_server.client import LspClient, LspError, apply_workspace_edit, lsp_position
+from diffcoder.lsp_server.protocol import EDIT_COMMAND
+from diffcoder.model.backend import GenerationBackend
 
-logger = logging.getLogger(__name__)
-EDIT_COMMAND = "diffcoder.edit"
-STATUS_REQUEST = "diffcoder/status"
 # The document every problem is opened as. A non-file URI, so the server's idea of its path is
 # exactly "program.py", the path `DirectBackend` puts in its prompts.
 DOCUMENT_URI = "untitled:program.py"
-# The server caps an edit's answer at edit.maxNewTokens (256 by default, for editor latency); the
-# direct pipeline has no cap beyond the prompt's own allowance, so the evaluation lifts it.
+# The server caps an edit's answer at edit.maxNewTokens (for editor latency); the direct pipeline
+# has no cap beyond the prompt's own allowance, so the evaluation lifts it.
 INITIALIZATION_OPTIONS: dict[str, Any] = {
     "edit": {"maxNewTokens": 4096},
     "inline": {"enabled": False},
@@ -38,11 +38,56 @@ CLIENT_CAPABILITIES: dict[str, Any] = {
     "workspace": {"workspaceEdit": {"documentChanges": True}, "applyEdit": False},
     "window": {"workDoneProgress": False},
 }
+# The `diffcoder.edit` reply's camelCase stats, by their `GenerationResult.stats()` names.
+REPLY_STATS = {
+    "forwards": "nfe",
+    "generatedTokens": "generated_tokens",
+    "draftAcceptedTokens": "draft_accepted_tokens",
+    "modelSeconds": "model_seconds",
+}
 
 
 class LspServerError(BackendUnavailable):
     """The server answered an error, went away, or did not answer in time (the CLI reports it
     with exit status 2, like a server that could not start)."""
+
+
+class DirectBackend:
+    """`run_edit` in this process: the pipeline the language server calls, minus the protocol."""
+
+    name = "direct"
+
+    def __init__(self, backend: GenerationBackend, *, path: str = "program.py") -> None:
+        self.backend = backend
+        self.path = path
+
+    def edit(
+        self, text: str, instruction: str, target: EditTarget, *, temperature: float, seed: int
+    ) -> EditAttempt:
+        from diffcoder.editing.edit_pipeline import EditRequest, run_edit
+
+        request = EditRequest(
+            text=text,
+            instruction=instruction,
+            language="python",
+            path=self.path,
+            selection=target.selection,
+            cursor=target.cursor,
+            temperature=temperature,
+            seed=seed,
+        )
+        start = time.perf_counter()
+        result = run_edit(self.backend, request)
+        return EditAttempt.from_stats(
+            result.generation.stats(),
+            new_text=result.new_text,
+            rejected=None if result.proposed else result.detail,
+            region_kind=result.region.kind,
+            seconds=time.perf_counter() - start,
+        )
+
+    def close(self) -> None:
+        pass
 
 
 def lsp_refusal(samples: int, temperature: float) -> str | None:
@@ -57,7 +102,9 @@ def lsp_refusal(samples: int, temperature: float) -> str | None:
 
 
 class LspBackend:
-    """The edit pipeline behind the real language server, driven over stdio."""
+    """The edit pipeline behind the real language server, driven over stdio: each problem is
+    opened as `program.py`, edited with `diffcoder.edit` (`apply: false`) and closed, and the
+    returned `WorkspaceEdit` is applied here. The weights load only in the server."""
 
     name = "lsp"
 
@@ -132,7 +179,7 @@ class LspBackend:
             raise self._failure(f"diffcoder-lsp has no model: {status['model'].get('detail')}")
         self.model = status["model"]
 
-    def _range(self, text: str, target: EditTarget) -> dict[str, Any]:
+    def _where(self, text: str, target: EditTarget) -> dict[str, Any]:
         def position(offset: int) -> dict[str, int]:
             return lsp_position(text, offset, self.encoding)
 
@@ -145,7 +192,7 @@ class LspBackend:
 
     def edit(
         self, text: str, instruction: str, target: EditTarget, *, temperature: float, seed: int
-    ) -> EditOutcome:
+    ) -> EditAttempt:
         refusal = lsp_refusal(1, temperature)
         if refusal is not None:
             raise ValueError(refusal)
@@ -155,7 +202,7 @@ class LspBackend:
             "textDocument": {"uri": DOCUMENT_URI, "version": version},
             "instruction": instruction,
             "apply": False,
-            **self._range(text, target),
+            **self._where(text, target),
         }
         params = {"command": EDIT_COMMAND, "arguments": [arguments]}
         try:
@@ -171,29 +218,26 @@ class LspBackend:
                     self.client.notify(
                         "textDocument/didClose", {"textDocument": {"uri": DOCUMENT_URI}}
                     )
-        return self._outcome(text, answer, seconds)
+        return self._attempt(text, answer, seconds)
 
-    def _outcome(self, text: str, answer: dict[str, Any], seconds: float) -> EditOutcome:
-        stats = answer.get("stats") or {}
+    def _attempt(self, text: str, answer: dict[str, Any], seconds: float) -> EditAttempt:
         rejected = answer.get("rejected")
         new_text = (
             text
             if rejected
             else apply_workspace_edit(text, answer.get("edit"), DOCUMENT_URI, self.encoding)
         )
-        forwards = int(stats.get("forwards", 0))
-        generated = int(stats.get("generatedTokens", 0))
-        return EditOutcome(
+        reply = answer.get("stats") or {}
+        stats = {name: reply.get(key, 0) for key, name in REPLY_STATS.items()}
+        forwards, generated = int(stats["nfe"]), int(stats["generated_tokens"])
+        stats["tokens_per_forward"] = round(generated / forwards, 4) if forwards else 0.0
+        stats["finish_reason"] = answer.get("finishReason")
+        return EditAttempt.from_stats(
+            stats,
             new_text=new_text,
             rejected=rejected,
-            finish_reason=str(answer.get("finishReason")),
             region_kind=str((answer.get("region") or {}).get("kind")),
-            nfe=forwards,
-            generated_tokens=generated,
-            tokens_per_forward=generated / forwards if forwards else 0.0,
             seconds=seconds,
-            draft_accepted_tokens=int(stats.get("draftAcceptedTokens", 0)),
-            model_seconds=float(stats.get("modelSeconds", 0.0)),
         )
 
     def close(self) -> None:
@@ -201,3 +245,20 @@ class LspBackend:
         if not self._log.closed:
             self.client.close(timeout=10.0)
             self._log.close()
+
+
+def open_backend(
+    via: str,
+    load_backend: Callable[[], GenerationBackend],
+    *,
+    model: str | None = None,
+    device: str | None = None,
+    quant: str | None = None,
+) -> EditBackend:
+    """The backend named by `--via`. `direct` calls `load_backend`; `lsp` starts the server on
+    `model` (with `device`/`quant`) and never loads weights in this process."""
+    if via == "direct":
+        return DirectBackend(load_backend())
+    if via == "lsp":
+        return LspBackend(model, device=device, quant=quant)
+    raise ValueError(f"--via must be one of {', '.join(BACKENDS)}, not {via!r}")

@@ -1,4 +1,6 @@
-"""`diffcoder train`: its arguments and the call into the trainer."""
+"""`diffcoder train`: its arguments, each defaulting to `TrainConfig`'s value, and the call into
+the trainer.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +9,7 @@ import json
 from dataclasses import fields
 from pathlib import Path
 
-from diffcoder.training.config import TrainConfig
-from diffcoder.training.samples import Mixture
+from diffcoder.training.config import Mixture, TrainConfig
 
 # TrainConfig's integer settings, each a `--kebab-case` flag with the same default.
 INT_SETTINGS = (
@@ -18,9 +19,9 @@ INT_SETTINGS = (
 )  # fmt: skip
 
 
-def add_train_parser(sub: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     defaults = {f.name: f.default for f in fields(TrainConfig) if f.name != "mixture"}
-    parser = sub.add_parser(
+    parser = subparsers.add_parser(
         "train",
         help="train a small block-diffusion code model (the embedded demo model's recipe)",
         description=(
@@ -55,6 +56,7 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--time-budget-s", type=float, default=None, help="stop early after this")
     parser.add_argument("--fim-share", type=float, default=Mixture().fim_share)
     parser.add_argument("--edit-share", type=float, default=Mixture().edit_share)
+    parser.set_defaults(run=run_train)
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -65,7 +67,7 @@ def run_train(args: argparse.Namespace) -> int:
         untrained_out=args.untrained_out,
         corpus_dir=args.corpus,
         init_from=args.init_from,
-        mixture=Mixture(args.fim_share, args.edit_share),
+        mixture=Mixture(fim_share=args.fim_share, edit_share=args.edit_share),
         learning_rate=args.learning_rate,
         time_budget_s=args.time_budget_s,
         stop_after=args.stop_after,

@@ -1,0 +1,132 @@
+"""`diffcoder bench decode|draft|scope|lsp|demo-model|all`: benchmarks that print figures (and with
+`--out` write a page and a plot). Each handler turns its flags into the benchmark's settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from diffcoder.benchmarking.settings import (
+    DecodeBenchSettings,
+    DraftBenchSettings,
+    LspBenchSettings,
+)
+from diffcoder.editing.budgets import DEFAULT_REGION_TOKENS
+
+_OUT_HELP = "write table + plot here"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    bench = subparsers.add_parser("bench", help="benchmarks that print figures")
+    kinds = bench.add_subparsers(dest="bench", required=True)
+
+    decode = kinds.add_parser("decode", help="parity vs fast decoding, side by side")
+    defaults = DecodeBenchSettings()
+    decode.add_argument("--out", type=Path, default=defaults.out, help=_OUT_HELP)
+    decode.add_argument("--max-new-tokens", type=int, default=defaults.max_new_tokens)
+    decode.add_argument("--repeats", type=int, default=defaults.repeats)
+    decode.add_argument("--quick", action="store_true", help="tiny checkpoints only")
+    decode.set_defaults(run=run_decode)
+
+    draft = kinds.add_parser("draft", help="draft-accelerated vs plain decoding")
+    defaults = DraftBenchSettings()
+    draft.add_argument("--out", type=Path, default=defaults.out, help=_OUT_HELP)
+    draft.add_argument("--max-new-tokens", type=int, default=defaults.max_new_tokens)
+    draft.add_argument("--repeats", type=int, default=defaults.repeats)
+    draft.add_argument("--quick", action="store_true", help="a tiny checkpoint instead of ~30M")
+    draft.set_defaults(run=run_draft)
+
+    scope = kinds.add_parser("scope", help="EditEval scoping figures")
+    scope.add_argument("--data", type=Path, default=None, help="EditEval jsonl (default: shared)")
+    scope.add_argument(
+        "--budget", type=int, default=DEFAULT_REGION_TOKENS, help="region token budget"
+    )
+    scope.add_argument("--json", action="store_true", help="print one JSON object")
+    scope.set_defaults(run=run_scope)
+
+    lsp = kinds.add_parser("lsp", help="language server request latency")
+    defaults = LspBenchSettings()
+    lsp.add_argument("--out", type=Path, default=defaults.out, help=_OUT_HELP)
+    lsp.add_argument("--repeats", type=int, default=defaults.repeats)
+    lsp.add_argument(
+        "--max-new-tokens", type=int, default=defaults.max_new_tokens, help="edit and infill budget"
+    )
+    lsp.add_argument(
+        "--file", type=Path, default=defaults.file, help="document (examples/stats.py)"
+    )
+    lsp.add_argument(
+        "--threads", type=int, default=defaults.threads, help="torch threads in the server"
+    )
+    lsp.set_defaults(run=run_lsp)
+
+    demo = kinds.add_parser("demo-model", help="the demo model's examples, good and bad")
+    demo.add_argument("--model", type=Path, default=None, help="default: the demo model")
+    demo.add_argument("--untrained", type=Path, default=None, help="its untrained twin")
+    demo.add_argument("--out", type=Path, default=None, help="write demo-model-examples.md")
+    demo.set_defaults(run=run_demo_model)
+
+    every = kinds.add_parser("all", help="every benchmark, into docs/benchmarks.md")
+    every.add_argument("--out", type=Path, default=Path("docs"), help="where the pages go")
+    every.add_argument("--quick", action="store_true", help="small settings (a smoke run)")
+    every.set_defaults(run=run_all)
+
+
+def run_decode(args: argparse.Namespace) -> int:
+    from diffcoder.benchmarking.decode import run_decode_benchmark
+
+    settings = DecodeBenchSettings(
+        out=args.out, max_new_tokens=args.max_new_tokens, repeats=args.repeats, quick=args.quick
+    )
+    return run_decode_benchmark(settings)
+
+
+def run_draft(args: argparse.Namespace) -> int:
+    from diffcoder.benchmarking.draft import run_draft_benchmark
+
+    settings = DraftBenchSettings(
+        out=args.out, max_new_tokens=args.max_new_tokens, repeats=args.repeats, quick=args.quick
+    )
+    return run_draft_benchmark(settings)
+
+
+def run_scope(args: argparse.Namespace) -> int:
+    from diffcoder.benchmarking.scope_eval import evaluate_scoping, summary_lines
+
+    try:
+        result = evaluate_scoping(args.data, budget=args.budget)
+    except (OSError, ValueError) as error:
+        print(f"diffcoder bench scope: {error}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(result.as_dict()))
+    else:
+        print("\n".join(summary_lines(result)))
+    return 0
+
+
+def run_lsp(args: argparse.Namespace) -> int:
+    from diffcoder.benchmarking.lsp_latency import run_lsp_latency
+
+    settings = LspBenchSettings(
+        out=args.out,
+        repeats=args.repeats,
+        max_new_tokens=args.max_new_tokens,
+        file=args.file,
+        threads=args.threads,
+    )
+    return run_lsp_latency(settings)
+
+
+def run_demo_model(args: argparse.Namespace) -> int:
+    from diffcoder.benchmarking.demo_model import run_demo_model_report
+
+    return run_demo_model_report(model=args.model, untrained=args.untrained, out=args.out)
+
+
+def run_all(args: argparse.Namespace) -> int:
+    from diffcoder.benchmarking.all import run_all_benchmarks
+
+    return run_all_benchmarks(args.out, quick=args.quick)

@@ -1,0 +1,95 @@
+"""One request's decoding state: the prompt and the masked positions after it, which are still
+undecided, the block being decoded and the KV cache behind it. The sampler's denoising steps and
+draft verification both advance it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from diffcoder.model.runtime import BlockDiffusionLM, KVCache
+from diffcoder.model.types import DecodeConfig, StepInfo
+
+
+@dataclass
+class Canvas:
+    tokens: torch.Tensor  # [end] the prompt, then the mask id wherever nothing is decided yet
+    undecided: torch.Tensor  # [end] bool
+    positions: torch.Tensor  # [end] absolute positions, sliced for every forward
+    prompt_len: int
+    block_length: int
+    cache: KVCache
+    block_start: int  # the block being decoded; blocks sit at multiples of block_length
+    steps: int = 0  # forwards reported to the step callback
+    nfe: int = 0  # forwards after the prefill
+
+    @classmethod
+    def create(
+        cls,
+        lm: BlockDiffusionLM,
+        prompt_ids: list[int],
+        config: DecodeConfig,
+        mask_id: int,
+        *,
+        drafting: bool,
+    ) -> Canvas:
+        """The prompt and `max_new_tokens` masked positions, with an empty cache for all of it."""
+        device, prompt_len, length = lm.device, len(prompt_ids), config.block_length
+        end = prompt_len + config.max_new_tokens
+        tokens = list(prompt_ids) + [mask_id] * config.max_new_tokens
+        # The one place the cache is sized. Forwards stay inside the request's positions, except
+        # a draft verification, which also feeds masked copies of up to max_draft_window blocks.
+        scratch = config.max_draft_window * length if drafting else 0
+        return cls(
+            tokens=torch.tensor(tokens, device=device, dtype=torch.long),
+            undecided=torch.arange(end, device=device) >= prompt_len,
+            positions=torch.arange(end, device=device),
+            prompt_len=prompt_len,
+            block_length=length,
+            cache=lm.new_cache(end + scratch),
+            block_start=prompt_len - prompt_len % length,
+        )
+
+    @property
+    def end(self) -> int:
+        return self.tokens.shape[0]
+
+    @property
+    def block_end(self) -> int:
+        return min(self.block_start + self.block_length, self.end)
+
+    @property
+    def cached(self) -> int:
+        """Positions before this one have their KV in the cache. In fast mode the decided block
+        from here to `block_start` is committed by the next forward, fused with a step."""
+        return self.cache.length
+
+    @property
+    def generated_before_block(self) -> int:
+        return max(self.block_start, self.prompt_len) - self.prompt_len
+
+    def block_is_open(self) -> bool:
+        return bool(self.undecided[self.block_start : self.block_end].any())
+
+    def decide(self, start: int, end: int, chosen: torch.Tensor, proposed: torch.Tensor) -> None:
+        """Fix `proposed` tokens wherever `chosen` is set (both [end - start])."""
+        self.tokens[start:end] = torch.where(chosen, proposed, self.tokens[start:end])
+        self.undecided[start:end] &= ~chosen
+
+    def decided_prefix(self) -> list[int]:
+        """The generated tokens up to the first undecided position."""
+        open_positions = self.undecided[self.prompt_len :].nonzero()
+        count = int(open_positions[0]) if open_positions.numel() else self.end - self.prompt_len
+        return self.tokens[self.prompt_len : self.prompt_len + count].tolist()
+
+    def progress(self) -> StepInfo:
+        first_block = self.prompt_len - self.prompt_len % self.block_length
+        return StepInfo(
+            step=self.steps,
+            block=(self.block_start - first_block) // self.block_length,
+            committed=int((~self.undecided[self.prompt_len :]).sum()),
+            max_new_tokens=self.end - self.prompt_len,
+            nfe=self.nfe,
+        )

@@ -177,11 +177,37 @@ def test_cursor_realigns_after_an_inserted_span():
     generated = draft[:20] + [9, 9, 9, 9, 9] + draft[20:30]
     cursor.realign(generated)
     assert cursor.proposal(len(generated))[:5] == draft[30:35]
-    cursor.record(Verification(0, 4, 0, 0, True, draft_disagreed=False))
+    cursor.record(
+        Verification(
+            accepted_blocks=0,
+            verified_blocks=4,
+            accepted_tokens=0,
+            next_start=0,
+            opened_block=True,
+            draft_disagreed=False,
+        )
+    )
     assert cursor.window == 4  # refused for low confidence only: the draft may still be right
-    cursor.record(Verification(1, 4, 4, 0, True, draft_disagreed=True))
+    cursor.record(
+        Verification(
+            accepted_blocks=1,
+            verified_blocks=4,
+            accepted_tokens=4,
+            next_start=0,
+            opened_block=True,
+            draft_disagreed=True,
+        )
+    )
     assert cursor.window == 1
-    cursor.record(Verification(1, 1, 4, 0, False))
+    cursor.record(
+        Verification(
+            accepted_blocks=1,
+            verified_blocks=1,
+            accepted_tokens=4,
+            next_start=0,
+            opened_block=False,
+        )
+    )
     assert cursor.window == 2
 
 

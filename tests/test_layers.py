@@ -23,10 +23,3 @@ def test_editing_and_the_backend_interface_import_no_torch_transformers_or_pygls
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
-
-
-def test_scope_command_starts_without_torch():
-    # building the whole parser too: `diffcoder scope` builds it before running
-    code = "import sys, diffcoder.cli.main as c; c.build_parser(); print('torch' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"

@@ -8,41 +8,42 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 
 @dataclass(frozen=True)
-class DecodeBenchSettings:
-    """Parity vs fast decoding (`diffcoder bench decode`)."""
+class _DecodingBench:
+    """What the two decoding benchmarks share: a length, repeats and a quick variant."""
 
+    name: ClassVar[str]
     out: Path | None = None  # where the table and plot go; None prints only
     max_new_tokens: int = 64
     repeats: int = 2
-    quick: bool = False  # tiny checkpoints only
+    quick: bool = False
 
     def command(self) -> str:
         """The command that reruns these settings (without `--out`)."""
         quick = " --quick" if self.quick else ""
         return (
-            f"diffcoder bench decode{quick} --max-new-tokens {self.max_new_tokens} "
+            f"diffcoder bench {self.name}{quick} --max-new-tokens {self.max_new_tokens} "
             f"--repeats {self.repeats}"
         )
 
 
 @dataclass(frozen=True)
-class DraftBenchSettings:
-    """Draft-accelerated vs plain decoding (`diffcoder bench draft`)."""
+class DecodeBenchSettings(_DecodingBench):
+    """Parity vs fast decoding (`diffcoder bench decode`); quick: tiny checkpoints only."""
 
-    out: Path | None = None
+    name: ClassVar[str] = "decode"
+
+
+@dataclass(frozen=True)
+class DraftBenchSettings(_DecodingBench):
+    """Draft-accelerated vs plain decoding (`diffcoder bench draft`); quick: a tiny checkpoint
+    instead of ~30M parameters."""
+
+    name: ClassVar[str] = "draft"
     max_new_tokens: int = 256
-    repeats: int = 2
-    quick: bool = False  # a tiny checkpoint instead of ~30M
-
-    def command(self) -> str:
-        quick = " --quick" if self.quick else ""
-        return (
-            f"diffcoder bench draft{quick} --max-new-tokens {self.max_new_tokens} "
-            f"--repeats {self.repeats}"
-        )
 
 
 @dataclass(frozen=True)

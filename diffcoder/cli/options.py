@@ -32,24 +32,21 @@ def token_ids(value: str) -> list[int]:
         raise argparse.ArgumentTypeError(message) from None
 
 
-def positive_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, not {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, not {value}")
-    return number
+def _whole_number_from(minimum: int, meaning: str):
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, not {value!r}") from None
+        if number < minimum:
+            raise argparse.ArgumentTypeError(f"expected {meaning}, not {number}")
+        return number
+
+    return parse
 
 
-def non_negative_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, not {value!r}") from None
-    if number < 0:
-        raise argparse.ArgumentTypeError(f"expected 0 or more, not {number}")
-    return number
+positive_int = _whole_number_from(1, "a positive integer")
+non_negative_int = _whole_number_from(0, "0 or more")
 
 
 def add_threshold_option(parser: argparse.ArgumentParser, help: str | None = None) -> None:

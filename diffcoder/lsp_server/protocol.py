@@ -6,7 +6,7 @@ The extension's `lsp_ext.ts` mirrors this module; tests/lsp/test_protocol_mirror
 
 from __future__ import annotations
 
-from typing import Any, Literal, get_args
+from typing import Any, Literal, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
@@ -24,6 +24,7 @@ Outcome = Literal["proposed", "applied", "refused", "cancelled", "stale", "faile
 OUTCOMES: tuple[str, ...] = get_args(Outcome)
 ModelState = Literal["unconfigured", "loading", "ready", "failed"]
 MODEL_STATES: tuple[str, ...] = get_args(ModelState)
+_Stats = TypeVar("_Stats", bound="InfillStats")
 
 
 class _Wire(BaseModel):
@@ -90,26 +91,35 @@ class EditRegion(_Wire):
     name: str | None
 
 
-class EditStats(_Wire):
+class InfillStats(_Wire):
+    """The figures of one request: what the model did, and the time around it on the server."""
+
     generated_tokens: int
     prompt_tokens: int
     forwards: int
-    draft_accepted_tokens: int
     model_seconds: float
     server_seconds: float  # the request's time on the server minus the model's
 
     @classmethod
-    def of(cls, stats: dict[str, Any], request_seconds: float) -> EditStats:
+    def of(cls: type[_Stats], stats: dict[str, Any], request_seconds: float) -> _Stats:
         """From `GenerationResult.stats()`, renamed for the protocol."""
         model_s = stats["model_seconds"]
-        return cls(
-            generated_tokens=stats["generated_tokens"],
-            prompt_tokens=stats["prompt_tokens"],
-            forwards=stats["nfe"],
-            draft_accepted_tokens=stats["draft_accepted_tokens"],
-            model_seconds=round(model_s, 4),
-            server_seconds=round(max(request_seconds - model_s, 0.0), 4),
-        )
+        values = {
+            "generated_tokens": stats["generated_tokens"],
+            "prompt_tokens": stats["prompt_tokens"],
+            "forwards": stats["nfe"],
+            "model_seconds": round(model_s, 4),
+            "server_seconds": round(max(request_seconds - model_s, 0.0), 4),
+        }
+        if "draft_accepted_tokens" in cls.model_fields:
+            values["draft_accepted_tokens"] = stats["draft_accepted_tokens"]
+        return cls(**values)
+
+
+class EditStats(InfillStats):
+    """An edit's figures: an infill's, plus the draft tokens verification accepted."""
+
+    draft_accepted_tokens: int
 
 
 class EditReply(_Wire):
@@ -128,27 +138,6 @@ class EditReply(_Wire):
     stats: EditStats
     outcome: Outcome
     detail: str | None
-
-
-class InfillStats(_Wire):
-    """The timings of the last finished infill (an inline completion has no room for them)."""
-
-    generated_tokens: int
-    prompt_tokens: int
-    forwards: int
-    model_seconds: float
-    server_seconds: float
-
-    @classmethod
-    def of(cls, stats: dict[str, Any], request_seconds: float) -> InfillStats:
-        model_s = stats["model_seconds"]
-        return cls(
-            generated_tokens=stats["generated_tokens"],
-            prompt_tokens=stats["prompt_tokens"],
-            forwards=stats["nfe"],
-            model_seconds=round(model_s, 4),
-            server_seconds=round(max(request_seconds - model_s, 0.0), 4),
-        )
 
 
 class ModelStatus(_Wire):

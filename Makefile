@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install $(TORCH_INSTALL)
-	$(PY) -m pip install -e '.[dev]'
+	$(PY) -m pip install -e '.[dev,eval]'
 	touch $(STAMP)
 
 install: $(STAMP)

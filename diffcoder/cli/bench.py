@@ -14,6 +14,7 @@ from diffcoder.benchmarking.settings import (
     DraftBenchSettings,
     LspBenchSettings,
 )
+from diffcoder.cli.options import positive_int
 from diffcoder.editing.budgets import DEFAULT_REGION_TOKENS
 
 _OUT_HELP = "write table + plot here"
@@ -26,23 +27,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     decode = kinds.add_parser("decode", help="parity vs fast decoding, side by side")
     defaults = DecodeBenchSettings()
     decode.add_argument("--out", type=Path, default=defaults.out, help=_OUT_HELP)
-    decode.add_argument("--max-new-tokens", type=int, default=defaults.max_new_tokens)
-    decode.add_argument("--repeats", type=int, default=defaults.repeats)
+    decode.add_argument("--max-new-tokens", type=positive_int, default=defaults.max_new_tokens)
+    decode.add_argument("--repeats", type=positive_int, default=defaults.repeats)
     decode.add_argument("--quick", action="store_true", help="tiny checkpoints only")
     decode.set_defaults(run=run_decode)
 
     draft = kinds.add_parser("draft", help="draft-accelerated vs plain decoding")
     defaults = DraftBenchSettings()
     draft.add_argument("--out", type=Path, default=defaults.out, help=_OUT_HELP)
-    draft.add_argument("--max-new-tokens", type=int, default=defaults.max_new_tokens)
-    draft.add_argument("--repeats", type=int, default=defaults.repeats)
+    draft.add_argument("--max-new-tokens", type=positive_int, default=defaults.max_new_tokens)
+    draft.add_argument("--repeats", type=positive_int, default=defaults.repeats)
     draft.add_argument("--quick", action="store_true", help="a tiny checkpoint instead of ~30M")
     draft.set_defaults(run=run_draft)
 
     scope = kinds.add_parser("scope", help="EditEval scoping figures")
     scope.add_argument("--data", type=Path, default=None, help="EditEval jsonl (default: shared)")
     scope.add_argument(
-        "--budget", type=int, default=DEFAULT_REGION_TOKENS, help="region token budget"
+        "--budget", type=positive_int, default=DEFAULT_REGION_TOKENS, help="region token budget"
     )
     scope.add_argument("--json", action="store_true", help="print one JSON object")
     scope.set_defaults(run=run_scope)
@@ -50,15 +51,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     lsp = kinds.add_parser("lsp", help="language server request latency")
     defaults = LspBenchSettings()
     lsp.add_argument("--out", type=Path, default=defaults.out, help=_OUT_HELP)
-    lsp.add_argument("--repeats", type=int, default=defaults.repeats)
+    lsp.add_argument("--repeats", type=positive_int, default=defaults.repeats)
     lsp.add_argument(
-        "--max-new-tokens", type=int, default=defaults.max_new_tokens, help="edit and infill budget"
+        "--max-new-tokens",
+        type=positive_int,
+        default=defaults.max_new_tokens,
+        help="edit and infill budget",
     )
     lsp.add_argument(
         "--file", type=Path, default=defaults.file, help="document (examples/stats.py)"
     )
     lsp.add_argument(
-        "--threads", type=int, default=defaults.threads, help="torch threads in the server"
+        "--threads", type=positive_int, default=defaults.threads, help="torch threads in the server"
     )
     lsp.set_defaults(run=run_lsp)
 
@@ -109,6 +113,9 @@ def run_scope(args: argparse.Namespace) -> int:
 
 def run_lsp(args: argparse.Namespace) -> int:
     from diffcoder.benchmarking.lsp_latency import run_lsp_latency
+    from diffcoder.cli.target import read_source
+
+    read_source(args.file)  # a file the server refuses would fail every request
 
     settings = LspBenchSettings(
         out=args.out,

@@ -16,9 +16,12 @@ from diffcoder.cli.options import (
     add_load_options,
     add_threshold_option,
     backend_from_args,
+    non_negative_float,
+    positive_float,
     positive_int,
 )
 from diffcoder.evaluation.attempts import BACKENDS, BackendUnavailable
+from diffcoder.evaluation.confinement import SandboxUnavailable
 from diffcoder.evaluation.datasets import EDIT_FORMATS, INSTRUCTION_KINDS
 from diffcoder.evaluation.edit_eval import SCOPES
 from diffcoder.evaluation.infill_eval import INFILL_MAX_NEW_TOKENS
@@ -31,9 +34,15 @@ Handler = Callable[[argparse.Namespace], int]
 def _reporting_errors(handler: Handler) -> Handler:
     @functools.wraps(handler)
     def run(args: argparse.Namespace) -> int:
+        from diffcoder.cli.prechecks import check_output
+
         try:
+            if getattr(args, "out", None) is not None:
+                check_output(args.out, directory=False, flag="--out")
+            if getattr(args, "report", None) is not None:
+                check_output(args.report, directory=True, flag="--report")
             return handler(args)
-        except (ValueError, FileNotFoundError, BackendUnavailable) as error:
+        except (ValueError, FileNotFoundError, BackendUnavailable, SandboxUnavailable) as error:
             print(f"diffcoder eval: error: {error}", file=sys.stderr)
             return 2
 
@@ -53,7 +62,9 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--report", type=Path, help="directory for report.md, plots, results")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     defaults = SandboxLimits()
-    parser.add_argument("--timeout", type=float, default=defaults.timeout, help="seconds/program")
+    parser.add_argument(
+        "--timeout", type=positive_float, default=defaults.timeout, help="seconds/program"
+    )
     parser.add_argument(
         "--memory-mb", type=positive_int, default=defaults.memory_mb, help="per program"
     )
@@ -62,6 +73,12 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--python", help="interpreter that runs the programs (default: the one running diffcoder)"
+    )
+    parser.add_argument(
+        "--unconfined",
+        action="store_true",
+        help="run the programs even where no namespace or bubblewrap can confine them to "
+        "their own directory (they could then read and write what your user can)",
     )
     add_load_options(parser)
 
@@ -76,7 +93,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     edit.add_argument("--instruction", default="descriptive", choices=INSTRUCTION_KINDS)
     edit.add_argument("--samples", type=positive_int, default=1, help="samples per problem")
     edit.add_argument(
-        "--temperature", type=float, default=None, help="default 0 (greedy) for 1 sample, else 0.2"
+        "--temperature",
+        type=non_negative_float,
+        default=None,
+        help="default 0 (greedy) for 1 sample, else 0.2",
     )
     edit.add_argument("--scope", default="file", choices=SCOPES)
     edit.add_argument("--via", default="direct", choices=BACKENDS)
@@ -106,7 +126,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _limits(args: argparse.Namespace) -> SandboxLimits:
-    return SandboxLimits(timeout=args.timeout, memory_mb=args.memory_mb, python=args.python)
+    """The sandbox's limits; refuses (exit 2) before any model loads when nothing confines the
+    programs here and --unconfined was not given."""
+    from diffcoder.evaluation.sandbox import describe, sandbox_kind
+
+    limits = SandboxLimits(
+        timeout=args.timeout, memory_mb=args.memory_mb, python=args.python,
+        unconfined=args.unconfined,
+    )  # fmt: skip
+    if sandbox_kind(limits) == "none":
+        print(f"diffcoder eval: warning: --unconfined: {describe('none')}", file=sys.stderr)
+    return limits
+
+
+def _sandbox(limits: SandboxLimits) -> str:
+    from diffcoder.evaluation.sandbox import describe, sandbox_kind
+
+    return describe(sandbox_kind(limits))
+
+
+def _report_env_errors(by_package: dict[str, list[str]], python: str | None) -> None:
+    from diffcoder.evaluation.environment import install_hint
+
+    if by_package:
+        print(f"diffcoder eval: {install_hint(by_package, python)}", file=sys.stderr)
 
 
 def _emit(args: argparse.Namespace, payload: dict[str, Any], human: list[str]) -> None:
@@ -117,10 +160,23 @@ def _emit(args: argparse.Namespace, payload: dict[str, Any], human: list[str]) -
 
 
 def _references_lines(result: dict[str, Any], gold: str, original: str) -> list[str]:
+    flaky = ", ".join(f"{f['id']} ({f['program']})" for f in result["flaky"]) or "none"
     return [
         f"{gold} passing: {result['passed']}/{result['total']} (all should pass)",
         f"{original} passing: {result['before_passed']}/{result['total']} (none should pass)",
+        f"flaky (outcome changed between runs): {flaky}",
+        f"environment errors (left out): {result['env_errors']} "
+        f"{result['env_errors_by_package'] or ''}".rstrip(),
+        f"sandbox: {result['sandbox']}",
     ]
+
+
+def references_status(result: dict[str, Any]) -> int:
+    """The exit code of `--check-references` (README's table): 2 when packages are missing (the
+    environment is incomplete), 1 when a reference fails, 0 when all pass (flaky ones are named)."""
+    if result["env_errors"]:
+        return 2
+    return 1 if result["failed"] else 0
 
 
 def _model_name(args: argparse.Namespace) -> str:
@@ -150,8 +206,10 @@ def run_edit_eval(args: argparse.Namespace) -> int:
         EvalSettings,
         check_references,
         evaluate_edits,
+        split_by_environment,
         summarize_edits,
     )
+    from diffcoder.evaluation.environment import env_summary
 
     problems = load_edit_problems(
         args.dataset, args.format, instruction=args.instruction, limit=args.limit
@@ -159,8 +217,11 @@ def run_edit_eval(args: argparse.Namespace) -> int:
     limits = _limits(args)
     if args.check_references:
         result = check_references(problems, limits, workers=args.workers)
+        _report_env_errors(result["env_errors_by_package"], args.python)
         _emit(args, result, _references_lines(result, "after", "before"))
-        return 0
+        return references_status(result)
+    problems, env_errors = split_by_environment(problems, limits)
+    _report_env_errors(env_summary(env_errors)["env_errors_by_package"], args.python)
     temperature = args.temperature
     if temperature is None:
         temperature = 0.0 if args.samples == 1 else 0.2
@@ -186,13 +247,14 @@ def run_edit_eval(args: argparse.Namespace) -> int:
         backend.close()
     for record in records:
         record["via"] = args.via
-    summary = summarize_edits(records, settings)
+    summary = summarize_edits(records, settings, env_errors)
     described = {
         "dataset": str(args.dataset),
         "format": args.format,
         "model": _model_name(args),
         "via": args.via,
         "instruction": args.instruction,
+        "sandbox": _sandbox(limits),
     }
     _finish(args, "Edit evaluation", {**summary, **described}, records, described)
     return 0
@@ -200,9 +262,11 @@ def run_edit_eval(args: argparse.Namespace) -> int:
 
 def run_infill_eval(args: argparse.Namespace) -> int:
     from diffcoder.evaluation.datasets import load_infill_problems
+    from diffcoder.evaluation.environment import env_summary
     from diffcoder.evaluation.infill_eval import (
         check_infill_references,
         evaluate_infill,
+        split_by_environment,
         summarize_infill,
     )
 
@@ -210,8 +274,11 @@ def run_infill_eval(args: argparse.Namespace) -> int:
     limits = _limits(args)
     if args.check_references:
         result = check_infill_references(problems, limits, workers=args.workers)
+        _report_env_errors(result["env_errors_by_package"], args.python)
         _emit(args, result, _references_lines(result, "gold middles", "empty middles"))
-        return 0
+        return references_status(result)
+    problems, env_errors = split_by_environment(problems, limits)
+    _report_env_errors(env_summary(env_errors)["env_errors_by_package"], args.python)
     backend = backend_from_args(args)
     records = evaluate_infill(
         backend,
@@ -221,8 +288,12 @@ def run_infill_eval(args: argparse.Namespace) -> int:
         threshold=args.threshold,
         workers=args.workers,
     )
-    summary = summarize_infill(records)
-    described = {"dataset": str(args.dataset), "model": _model_name(args)}
+    summary = summarize_infill(records, env_errors)
+    described = {
+        "dataset": str(args.dataset),
+        "model": _model_name(args),
+        "sandbox": _sandbox(limits),
+    }
     _finish(args, "Infilling evaluation", {**summary, **described}, records, described)
     return 0
 
@@ -245,12 +316,17 @@ def _finish(
     for key in ("pass_at_1_by_change_kind", "latency_seconds", "nfe", "tokens_per_forward"):
         if key in summary:
             human.append(f"{key}: {summary[key]}")
+    if summary.get("env_errors"):
+        human.append(f"left out, missing packages: {summary['env_errors_by_package']}")
     _emit(args, summary, human)
 
 
 def run_masked_eval(args: argparse.Namespace) -> int:
+    from diffcoder.model.checkpoint_files import check_files
     from diffcoder.training.trainer import heldout_accuracy
 
+    for model in args.model:
+        check_files(model.expanduser())  # a path, never a name to look up online
     config = TrainConfig(
         out=args.model[0], corpus_dir=args.corpus, heldout_rows=args.rows, length=args.length
     )

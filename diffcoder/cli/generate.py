@@ -14,6 +14,7 @@ from diffcoder.cli.options import (
     add_load_options,
     add_threshold_option,
     backend_from_args,
+    positive_int,
     token_ids,
 )
 from diffcoder.model.types import BLOCK_LENGTH, DEFAULT_THRESHOLD
@@ -44,10 +45,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _add_decode_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--max-new-tokens", type=int, default=128)
-    parser.add_argument("--block-length", type=int, default=BLOCK_LENGTH)
+    parser.add_argument("--max-new-tokens", type=positive_int, default=128)
+    parser.add_argument("--block-length", type=positive_int, default=BLOCK_LENGTH)
     parser.add_argument(
-        "--steps-per-block", type=int, default=None, help="fixed mode: denoising steps per block"
+        "--steps-per-block",
+        type=positive_int,
+        default=None,
+        help="fixed mode: denoising steps per block",
     )
     add_threshold_option(
         parser,
@@ -61,9 +65,32 @@ def _add_decode_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _read(path: Path, flag: str) -> str:
+    try:
+        return path.read_bytes().decode("utf-8")
+    except OSError as error:
+        raise ValueError(f"cannot read {flag} {path}: {error.strerror or error}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{flag} {path} is not UTF-8; convert it to UTF-8") from None
+
+
+def _check_draft_ids(ids: list[int], vocabulary: int) -> None:
+    unknown = [i for i in ids if i >= vocabulary]
+    if unknown:
+        raise ValueError(
+            f"--draft-ids {unknown[0]} is not a token of this model's tokenizer (ids 0 to "
+            f"{vocabulary - 1})"
+        )
+
+
 def run_generate(args: argparse.Namespace) -> int:
+    """0 decoded (whatever the finish reason but cancelled), 1 cancelled (Ctrl-C), 2 bad input;
+    everything that needs no model is checked before it loads."""
+    from diffcoder.cli.interrupt import cancel_on_interrupt
+    from diffcoder.cli.prechecks import checkpoint_tokenizer
     from diffcoder.cli.progress import StepPrinter
     from diffcoder.model.backend import encode_prompt
+    from diffcoder.model.embedded import model_or_demo
     from diffcoder.model.types import DecodeConfig
 
     config = DecodeConfig(
@@ -76,19 +103,30 @@ def run_generate(args: argparse.Namespace) -> int:
         stop_strings=tuple(args.stop),
         seed=args.seed,
     )
+    prompt = args.prompt if args.prompt is not None else _read(args.prompt_file, "--prompt-file")
+    if not prompt and not args.chat:
+        raise ValueError("the prompt is empty; give some text (or --chat, which adds a template)")
+    draft = None if args.draft_file is None else _read(args.draft_file, "--draft-file")
+    if args.draft_ids:
+        args.model = model_or_demo(args.model, lambda line: print(line, file=sys.stderr))
+        _check_draft_ids(args.draft_ids, len(checkpoint_tokenizer(args.model)))
     backend = backend_from_args(args)
-    prompt = args.prompt if args.prompt is not None else args.prompt_file.read_text("utf-8")
     prompt_ids = encode_prompt(backend.tokenizer, prompt, chat=args.chat)
     draft_ids = args.draft_ids
-    if args.draft_file is not None:
-        draft_ids = encode_prompt(backend.tokenizer, args.draft_file.read_text("utf-8"))
-    with StepPrinter(sys.stderr, enabled=not args.json) as printer:
-        result = backend.generate(prompt_ids, config, draft_ids=draft_ids, on_step=printer)
+    if draft is not None:
+        draft_ids = encode_prompt(backend.tokenizer, draft)
+    with StepPrinter(sys.stderr, enabled=not args.json) as printer, cancel_on_interrupt() as cancel:
+        result = backend.generate(
+            prompt_ids, config, draft_ids=draft_ids, on_step=printer, cancel=cancel
+        )
     if args.json:
         print(json.dumps(result_json(result, backend, config)))
     else:
         print(result.text)
         print(summary_line(result), file=sys.stderr)
+    if result.finish_reason == "cancelled":
+        print("diffcoder generate: cancelled; the text above is what was decoded", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -5,6 +5,7 @@ they name. Imports nothing heavy: every `--help` and argument error is answered 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 
 from diffcoder.model.backend import GenerationBackend
@@ -26,10 +27,14 @@ def threshold_value(value: str) -> float | None:
 
 def token_ids(value: str) -> list[int]:
     try:
-        return [int(part) for part in value.split(",") if part.strip()]
+        ids = [int(part) for part in value.split(",") if part.strip()]
     except ValueError:
         message = f"expected comma-separated token ids, not {value!r}"
         raise argparse.ArgumentTypeError(message) from None
+    negative = [i for i in ids if i < 0]
+    if negative:
+        raise argparse.ArgumentTypeError(f"token ids are 0 or more, not {negative[0]}")
+    return ids
 
 
 def _whole_number_from(minimum: int, meaning: str):
@@ -47,6 +52,24 @@ def _whole_number_from(minimum: int, meaning: str):
 
 positive_int = _whole_number_from(1, "a positive integer")
 non_negative_int = _whole_number_from(0, "0 or more")
+
+
+def _number_from(minimum: float, inclusive: bool, meaning: str):
+    def parse(value: str) -> float:
+        try:
+            number = float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, not {value!r}") from None
+        low_ok = number >= minimum if inclusive else number > minimum
+        if not (low_ok and number < float("inf")):
+            raise argparse.ArgumentTypeError(f"expected {meaning}, not {value}")
+        return number
+
+    return parse
+
+
+positive_float = _number_from(0.0, False, "a positive number")
+non_negative_float = _number_from(0.0, True, "0 or more")
 
 
 def add_threshold_option(parser: argparse.ArgumentParser, help: str | None = None) -> None:
@@ -71,12 +94,13 @@ def load_options(args: argparse.Namespace) -> LoadOptions:
 
 def backend_from_args(args: argparse.Namespace) -> GenerationBackend:
     """The checkpoint named by --model (else the embedded demo model) with the load options,
-    reporting progress on stderr."""
+    reporting progress on stderr (transformers' progress bar only on a terminal)."""
     from diffcoder.model.embedded import model_or_demo
     from diffcoder.model.engine import load_engine
 
     model = model_or_demo(args.model, lambda note: print(note, file=sys.stderr))
     print(f"Loading {model} …", file=sys.stderr)
-    backend = load_engine(model, load_options(args))
+    options = dataclasses.replace(load_options(args), progress_bars=sys.stderr.isatty())
+    backend = load_engine(model, options)
     print(backend.describe().summary, file=sys.stderr)
     return backend

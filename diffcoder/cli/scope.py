@@ -10,9 +10,12 @@ import json
 import sys
 from pathlib import Path
 
+from diffcoder.cli.options import positive_int
 from diffcoder.cli.target import (
     PositionError,
+    SourceError,
     add_position_arguments,
+    language_for,
     read_source,
     region_json,
     target_offsets,
@@ -31,34 +34,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_position_arguments(parser)
     parser.add_argument("--instruction", help="the edit instruction (it can widen the region)")
     parser.add_argument(
-        "--budget", type=int, default=DEFAULT_REGION_TOKENS, help="region token budget"
+        "--budget", type=positive_int, default=DEFAULT_REGION_TOKENS, help="region token budget"
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(run=run_scope)
 
 
 def run_scope(args: argparse.Namespace) -> int:
-    """Print the region the flags name; 2 on unreadable input."""
-    from diffcoder.editing.languages import detect_language
+    """Print the region the flags name; 2 on bad input (file, position, budget)."""
     from diffcoder.editing.regions import choose_region
 
     try:
         text = read_source(args.file)
-    except (OSError, UnicodeDecodeError) as error:
-        reason = "it is not UTF-8" if isinstance(error, UnicodeDecodeError) else error.strerror
-        print(f"diffcoder scope: cannot read {args.file}: {reason or error}", file=sys.stderr)
-        return 2
-    if args.budget < 1:
-        print(f"diffcoder scope: --budget must be positive, not {args.budget}", file=sys.stderr)
-        return 2
-    language = detect_language(args.language, args.file)
-    try:
         cursor, selection = target_offsets(
-            text, line=args.line, column=args.column, span=args.range
+            text, line=args.line, column=args.column, span=args.range, name=str(args.file)
         )
-    except PositionError as error:
+    except (SourceError, PositionError) as error:
         print(f"diffcoder scope: {error}", file=sys.stderr)
         return 2
+    language, note = language_for(args.language, args.file)
+    if note is not None:
+        print(f"diffcoder scope: note: {note}", file=sys.stderr)
     region = choose_region(
         text,
         language,

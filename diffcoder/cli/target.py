@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from diffcoder.cli.options import non_negative_int
 from diffcoder.editing.positions import LineIndex
+from diffcoder.editing.text_checks import text_problem
 
 if TYPE_CHECKING:
     from diffcoder.editing.regions import Region
@@ -24,6 +25,10 @@ LineRange = tuple[int, int, int, int]  # first line, first column, last line, la
 
 class PositionError(ValueError):
     """A line or range that does not exist in the file."""
+
+
+class SourceError(ValueError):
+    """A file that cannot be read, or that DiffCoder does not edit (binary, too large)."""
 
 
 def line_range(value: str) -> LineRange:
@@ -44,9 +49,13 @@ def add_position_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _offset(lines: LineIndex, line: int, character: int) -> int:
-    if line >= len(lines.starts):
-        raise PositionError(f"line {line} is past the end of the file ({len(lines.starts)} lines)")
+def _offset(lines: LineIndex, line: int, character: int, what: str, name: str) -> int:
+    count = lines.line_count
+    if line >= count:
+        raise PositionError(
+            f"{what} {line} is past the end of {name}: it has {count} "
+            f"line{'s' if count != 1 else ''}, 0 to {count - 1} (0-based)"
+        )
     # As in LSP, a character past the end of the line means the end of the line.
     return lines.position_to_offset(line, character, "utf-32")
 
@@ -57,23 +66,68 @@ def _position(lines: LineIndex, offset: int) -> dict[str, int]:
 
 
 def target_offsets(
-    text: str, *, line: int | None, column: int | None, span: LineRange | None
+    text: str,
+    *,
+    line: int | None,
+    column: int | None,
+    span: LineRange | None,
+    name: str = "the file",
 ) -> tuple[int | None, tuple[int, int] | None]:
     """The cursor or the selection (`str` offsets) that `--line/--column` or `--range` name."""
     if column is not None and line is None:
         raise PositionError("--column needs --line")
     lines = LineIndex(text)
     if line is not None:
-        return _offset(lines, line, column or 0), None
+        return _offset(lines, line, column or 0, "--line", name), None
     if span is not None:
         first_line, first_col, last_line, last_col = span
-        return None, (_offset(lines, first_line, first_col), _offset(lines, last_line, last_col))
+        first = _offset(lines, first_line, first_col, "--range's first line", name)
+        return None, (first, _offset(lines, last_line, last_col, "--range's last line", name))
     return None, None
 
 
 def read_source(path: Path) -> str:
-    # Bytes, then decode: text mode would translate `\r\n` and shift every offset.
-    return path.read_bytes().decode("utf-8")
+    """The file's text, or a `SourceError` saying why it cannot be edited: unreadable, not
+    UTF-8, binary or too large (the language server refuses the same documents)."""
+    try:
+        # Bytes, then decode: text mode would translate `\r\n` and shift every offset.
+        data = path.read_bytes()
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise SourceError(f"cannot read {path}: {reason}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        problem = text_problem(data.decode("latin-1"), str(path)) if b"\0" in data else None
+        raise SourceError(
+            problem
+            or f"{path} is not UTF-8 (byte 0x{data[error.start]:02x} at offset {error.start}); "
+            "convert it to UTF-8"
+        ) from None
+    problem = text_problem(text, str(path))
+    if problem is not None:
+        raise SourceError(problem)
+    return text
+
+
+def language_for(
+    language_id: str | None, path: Path, *, edits: bool = False
+) -> tuple[str | None, str | None]:
+    """The grammar `--language` (else the file's extension) names, and a note when `--language`
+    names none: the command goes on, by the extension or by lines and indentation."""
+    from diffcoder.editing.languages import detect_language, resolve_language, supported_languages
+
+    language = detect_language(language_id, path)
+    if not language_id or resolve_language(language_id) is not None:
+        return language, None
+    supported = ", ".join(supported_languages())
+    if language is not None:
+        fallback = f"using {language}, from the extension of {path.name}"
+    else:
+        fallback = "the region follows lines and indentation"
+        fallback += ", and the answer's syntax is not checked" if edits else ""
+    note = f"--language {language_id!r} has no grammar here (supported: {supported}); {fallback}"
+    return language, note
 
 
 def region_json(region: Region, text: str, language: str | None) -> dict[str, object]:

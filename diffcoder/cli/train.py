@@ -9,6 +9,7 @@ import json
 from dataclasses import fields
 from pathlib import Path
 
+from diffcoder.cli.options import non_negative_int, positive_float, positive_int
 from diffcoder.training.config import Mixture, TrainConfig
 
 # TrainConfig's integer settings, each a `--kebab-case` flag with the same default.
@@ -17,6 +18,7 @@ INT_SETTINGS = (
     "lr_warmup_steps", "mask_warmup_steps", "seed", "max_files", "heldout_rows", "log_every",
     "save_every",
 )  # fmt: skip
+ZERO_ALLOWED = ("lr_warmup_steps", "mask_warmup_steps", "seed")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -43,24 +45,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     for name in INT_SETTINGS:
         flag = "--" + name.replace("_", "-")
+        kind = non_negative_int if name in ZERO_ALLOWED else positive_int
         parser.add_argument(
-            flag, type=int, default=defaults[name], help=f"default {defaults[name]}"
+            flag, type=kind, default=defaults[name], help=f"default {defaults[name]}"
         )
-    parser.add_argument("--learning-rate", type=float, default=defaults["learning_rate"])
+    parser.add_argument("--learning-rate", type=positive_float, default=defaults["learning_rate"])
     parser.add_argument(
         "--stop-after",
-        type=int,
+        type=positive_int,
         default=None,
         help="stop after N steps while keeping the learning-rate schedule of --steps",
     )
-    parser.add_argument("--time-budget-s", type=float, default=None, help="stop early after this")
+    parser.add_argument(
+        "--time-budget-s", type=positive_float, default=None, help="stop early after this"
+    )
     parser.add_argument("--fim-share", type=float, default=Mixture().fim_share)
     parser.add_argument("--edit-share", type=float, default=Mixture().edit_share)
     parser.set_defaults(run=run_train)
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from diffcoder.training.trainer import train
+    from diffcoder.cli.prechecks import check_output
+
+    check_output(args.out, directory=True, flag="--out")
+    if args.untrained_out is not None:
+        check_output(args.untrained_out, directory=True, flag="--untrained-out")
+    from diffcoder.training.trainer import train  # torch: after the checks
 
     config = TrainConfig(
         out=args.out,

@@ -6,6 +6,8 @@ fits into, derived from the context budget in one place (`region_token_budget`).
 
 from __future__ import annotations
 
+import math
+
 DEFAULT_CONTEXT_TOKENS = 8192  # the model's context: prompt + generated tokens
 
 # The region appears in the prompt once and may grow by half in the answer; the file context around
@@ -21,5 +23,29 @@ def region_token_budget(context_tokens: int) -> int:
 DEFAULT_REGION_TOKENS = region_token_budget(DEFAULT_CONTEXT_TOKENS)
 
 
+# No token of Stable-DiffCoder's vocabulary spans more characters (its longest is 512 spaces; the
+# demo model's is 55): an instruction of more than this many characters per context token cannot
+# fit, whatever it says. A bound for checks that have no tokenizer at hand; it never refuses an
+# instruction that fits.
+MAX_CHARS_PER_TOKEN = 512
+
+
 class PromptTooLongError(ValueError):
-    """The region (or the fixed part of the prompt) alone does not fit the context budget."""
+    """The instruction, the region or both do not fit the context budget (the message says which
+    and by how many tokens)."""
+
+
+def check_instruction(instruction: str, context_tokens: int = DEFAULT_CONTEXT_TOKENS) -> None:
+    """The checks of an instruction that need no tokenizer, so they can run before a model loads:
+    it says something, and it is not longer than any tokenizer could fit in the context."""
+    text = instruction.strip()
+    if not text:
+        raise ValueError("the instruction is empty; say what to change")
+    floor = math.ceil(len(text) / MAX_CHARS_PER_TOKEN)
+    if floor >= context_tokens:
+        raise PromptTooLongError(
+            f"the instruction is too long: {len(text)} characters are at least {floor} tokens, "
+            f"more than the whole {context_tokens}-token context the prompt and the answer share; "
+            f"shorten it by at least {len(text) - (context_tokens - 1) * MAX_CHARS_PER_TOKEN} "
+            "characters (by far more in practice)"
+        )

@@ -34,6 +34,7 @@ from diffcoder.model.types import (
 # How a pipeline edit ends: a proposal (possibly no change), refused (the answer adds syntax errors
 # or did not end), or cancelled. The language server adds applied, stale and failed.
 PipelineOutcome = Literal["proposed", "refused", "cancelled"]
+SYNTAX_REFUSAL = "the model's code adds syntax errors"
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,7 @@ def finish_edit(
         prefix=request.text[: context.start],
         suffix=request.text[context.end :],
     ):
-        return new_region, [], "the model's code adds syntax errors (edit.rejectSyntaxErrors)"
+        return new_region, [], f"{SYNTAX_REFUSAL} (edit.rejectSyntaxErrors)"
     replacements = shift_replacements(minimal_replacements(old_region, new_region), context.start)
     return new_region, replacements, None
 

@@ -11,7 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
 
-from diffcoder.editing.budgets import DEFAULT_CONTEXT_TOKENS, PromptTooLongError
+from diffcoder.editing.budgets import (
+    DEFAULT_CONTEXT_TOKENS,
+    PromptTooLongError,
+    check_instruction,
+)
 from diffcoder.editing.file_context import Kept, RegionLayout, render_context, select_context
 from diffcoder.editing.output import (
     REGION_MARKER,
@@ -93,6 +97,44 @@ def _edit_message(instruction: str, code_block: str, context: str | None, path: 
     return "\n".join(parts)
 
 
+@dataclass(frozen=True)
+class _Sizes:
+    """What an edit prompt that does not fit is made of, in tokens, and what to shorten."""
+
+    instruction: int
+    region: int
+    answer: int  # the least answer the region needs
+    over: int  # tokens more than the context holds
+
+    def explain(self, context: int, instruction_chars: int) -> str:
+        over = f"{self.over} tokens more than the {context}-token context holds"
+        # What shortening each can save: down to one token of instruction, or a one-token region
+        # (its answer then needs two).
+        by_instruction = self.instruction - 1 >= self.over
+        by_region = (self.region - 1) + (self.answer - 2) >= self.over
+        if by_instruction and (self.instruction >= self.region or not by_region):
+            chars = math.ceil(self.over * instruction_chars / self.instruction)
+            return (
+                f"the instruction is too long: {self.instruction} tokens; with the "
+                f"{self.region}-token region, the prompt and its answer need {over}; shorten "
+                f"the instruction by at least {self.over} tokens (about {chars} characters)"
+            )
+        if by_region:
+            return (
+                f"the region is too large: {self.region} tokens; with the {self.instruction}-token "
+                f"instruction, the prompt and its answer need {over}; select a smaller region"
+            )
+        if (self.instruction - 1) + (self.region - 1) + (self.answer - 2) >= self.over:
+            return (
+                f"the instruction ({self.instruction} tokens) and the region ({self.region} "
+                f"tokens) together need {over}; shorten the instruction and select a smaller region"
+            )
+        return (
+            f"the {context}-token context is too small for an edit prompt (even a one-token "
+            "instruction and region would not fit); raise the context budget"
+        )
+
+
 def _line_end(text: str) -> str:
     return text if not text or text.endswith("\n") else text + "\n"
 
@@ -120,8 +162,7 @@ def build_edit_prompt(
     """
     if not 0 <= region_start <= region_end <= len(file_text):
         raise ValueError(f"region {region_start}..{region_end} is outside the text")
-    if not instruction.strip():
-        raise ValueError("the instruction is empty; say what to change")
+    check_instruction(instruction, context_tokens)
     encode = partial(tokenizer.encode, add_special_tokens=False, split_special_tokens=True)
     start, end = widen_to_lines(file_text, region_start, region_end)
     layout = RegionLayout.around(file_text, start, end)
@@ -142,12 +183,10 @@ def build_edit_prompt(
     fixed = len(render(_NO_CONTEXT)[1])
     wanted = max_new_tokens if max_new_tokens is not None else GROWTH * region_tokens + HEADROOM
     room = context_tokens - fixed
-    if room < min(wanted, region_tokens + 1):
-        raise PromptTooLongError(
-            f"the region ({region_tokens} tokens) and instruction need {fixed} prompt tokens, "
-            f"leaving {room} of the {context_tokens}-token budget to rewrite it; "
-            "select a smaller region"
-        )
+    need = min(wanted, region_tokens + 1)  # the shortest answer worth decoding
+    if room < need:
+        sizes = _Sizes(len(encode(instruction.strip())), region_tokens, need, need - room)
+        raise PromptTooLongError(sizes.explain(context_tokens, len(instruction.strip())))
     generation = min(math.ceil(wanted), room)
     cost = lru_cache(maxsize=None)(lambda line: len(encode(line + "\n")))
     keep, (text, ids) = _fit_context(

@@ -68,6 +68,11 @@ _ALIASES: dict[str, str] = {
 _EXTENSIONS: dict[str, str] = {ext: spec.name for spec in SPECS.values() for ext in spec.extensions}
 
 
+def supported_languages() -> list[str]:
+    """The canonical names of the languages with a grammar, for messages."""
+    return list(SPECS)
+
+
 def resolve_language(name: str | None) -> str | None:
     """Canonical language name for an LSP languageId or alias; None when unsupported."""
     if not name:

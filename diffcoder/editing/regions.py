@@ -98,19 +98,33 @@ def _definition_span(d: Definition) -> _Span:
     return _Span(d.first_row, d.last_row, d.kind, "", d.name)
 
 
-def _cursor_scope(doc: _Doc, scopes: SyntaxScopes, row: int) -> _Span:
-    defs = scopes.enclosing(row, row)
+def _sharing(defs: list[Definition]) -> str:
+    """`; function `a` shares a line with it` for definitions beside (not around) defs[0]: the
+    region is whole lines, so their code on those lines is in it too."""
+    node = defs[0].node
+    beside = [
+        _definition_span(d).title.split(" (")[0]
+        for d in defs[1:]
+        if d.node.end_byte <= node.start_byte or node.end_byte <= d.node.start_byte
+    ]
+    if not beside:
+        return ""
+    return f"; {', '.join(beside)} {'shares' if len(beside) == 1 else 'share'} a line with it"
+
+
+def _cursor_scope(doc: _Doc, scopes: SyntaxScopes, row: int, cursor: int) -> _Span:
+    defs = scopes.at_cursor(row, doc.bytes.byte(cursor))
     if defs:
         span = _definition_span(defs[0])
         if span.kind == "class":
             header = row <= scopes.rows(defs[0].node)[0]
             where = "on the header of" if header else "between the members of"
-            return replace(span, reason=f"The cursor is {where} {span.title}.")
+            return replace(span, reason=f"The cursor is {where} {span.title}{_sharing(defs)}.")
         owner = next((d for d in defs[1:] if d.kind == "class" and d.name), None)
         where = span.title
         if owner is not None:
             where = where.replace(" (", f" of class `{owner.name}` (", 1)
-        return replace(span, reason=f"The cursor is inside {where}.")
+        return replace(span, reason=f"The cursor is inside {where}{_sharing(defs)}.")
     statements, _ = scopes.top_level(row)
     group = scopes.group_around(statements, row)
     if group is None:
@@ -321,7 +335,7 @@ def choose_region(
         if doc.scopes is None:
             base = _indent_block(doc, anchor)
         else:
-            base = _cursor_scope(doc, doc.scopes, anchor)
+            base = _cursor_scope(doc, doc.scopes, anchor, min(max(cursor, 0), len(text)))
     else:
         base = _named_definition(doc, instruction) or doc.file_span(
             "There is no cursor or selection, so the region is the whole file."

@@ -39,6 +39,7 @@ class Definition:
     node: Node
     first_row: int
     last_row: int
+    extent: Node  # `node` with its wrappers (decorators, `export`, the declaration it is in)
 
 
 @dataclass
@@ -83,6 +84,37 @@ class SyntaxScopes:
             if d.kind != "variable" and d.first_row <= first and last <= d.last_row
         ]
         return sorted(found, key=lambda d: (d.last_row - d.first_row, d.node.end_byte))
+
+    def at_cursor(self, row: int, byte: int) -> list[Definition]:
+        """`enclosing(row, row)`, the definitions that hold the cursor's column first: several
+        can share a line (`function a() {} function b() {}`), and the column tells them apart."""
+        found = self.enclosing(row, row)
+        holding = [d for d in found if self._holds(d, byte)]
+
+        def rank(d: Definition) -> tuple[int, bool, int]:
+            inside = d.node.start_byte <= byte <= d.node.end_byte
+            return d.last_row - d.first_row, not inside, d.node.end_byte - d.node.start_byte
+
+        return sorted(holding, key=rank) + [d for d in found if d not in holding]
+
+    def _holds(self, d: Definition, byte: int) -> bool:
+        """The cursor is in the definition's code, or in the blank (or `;`) stretches of the
+        lines it begins and ends that no other code shares."""
+        start, end = d.extent.start_byte, d.extent.end_byte
+        low, high = d.node.start_byte, d.node.end_byte
+        row = self.index.row_of_byte(start)
+        if not self._row_bytes(row)[: start - self.index.row_bytes[row]].strip():
+            low = self.index.row_bytes[d.first_row]
+        row = self.index.row_of_byte(max(end - 1, 0))
+        if not self._row_bytes(row)[end - self.index.row_bytes[row] :].strip(b" \t\r\n;"):
+            high = self._row_end_byte(d.last_row)
+        return low <= byte <= high
+
+    def _row_bytes(self, row: int) -> bytes:
+        return self.lines[row].encode("utf-8", "surrogatepass")
+
+    def _row_end_byte(self, row: int) -> int:
+        return self.index.row_bytes[row] + len(self._row_bytes(row))
 
     def outermost_statements(self, container: Node | None) -> list[Node]:
         """Statements directly inside `container` (the file when None), minus its header row."""
@@ -183,7 +215,7 @@ def collect_scopes(
         first, last = scopes.rows(extent)
         if kind != "variable":
             first = scopes.attached_first_row(first)
-        scopes.definitions.append(Definition(kind, names.get(node), node, first, last))
+        scopes.definitions.append(Definition(kind, names.get(node), node, first, last, extent))
     if tree.root_node.is_error:
         # Recovery wrapped the file in one ERROR node; its children are the top-level code.
         statements.update(tree.root_node.named_children)

@@ -9,21 +9,17 @@ from __future__ import annotations
 import difflib
 import sys
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any, TextIO
 
 from diffcoder.evaluation.attempts import EditAttempt, EditBackend, EditTarget
 from diffcoder.evaluation.datasets import EditProblem, edit_program
+from diffcoder.evaluation.environment import env_summary, environment_errors, missing_at_run_time
 from diffcoder.evaluation.metrics import mean_pass_at_k, spread
-from diffcoder.evaluation.sandbox import (
-    DEFAULT_WORKERS,
-    ExecResult,
-    SandboxLimits,
-    run_program,
-    run_programs,
-)
+from diffcoder.evaluation.references import ReferencePair, check_pairs
+from diffcoder.evaluation.sandbox import DEFAULT_WORKERS, ExecResult, SandboxLimits, run_program
 
 SCOPES = ("file", "cursor")
 
@@ -81,6 +77,10 @@ def _record(
         "timed_out": run.timed_out,
         "returncode": run.returncode,
         "stderr_tail": run.stderr[-400:],
+        # a package the benchmark's environment has and the interpreter lacks: not the model's
+        "env_error": None
+        if run.passed
+        else missing_at_run_time(run.stderr, settings.limits.python),
         **{k: v for k, v in asdict(attempt).items() if k not in ("new_text", "seconds")},
         "tokens_per_forward": round(attempt.tokens_per_forward, 4),
         "model_seconds": round(attempt.model_seconds, 4),
@@ -118,10 +118,31 @@ def evaluate_edits(
         return [_record(p, s, o, f.result(), settings) for p, s, o, f in pending]
 
 
-def summarize_edits(records: Sequence[dict[str, Any]], settings: EvalSettings) -> dict[str, Any]:
+def split_by_environment(
+    problems: Sequence[EditProblem], limits: SandboxLimits
+) -> tuple[list[EditProblem], dict[str, list[str]]]:
+    """The problems the interpreter can run, and the others with the modules they lack."""
+    sources = {p.id: (p.before, p.after, p.tests) for p in problems}
+    errors = environment_errors(sources, limits.python)
+    return [p for p in problems if p.id not in errors], errors
+
+
+def summarize_edits(
+    records: Sequence[dict[str, Any]],
+    settings: EvalSettings,
+    env_errors: Mapping[str, Sequence[str]] | None = None,
+) -> dict[str, Any]:
+    """pass@k over the problems without an environment error (`env_errors`: left out before
+    editing; a sample that failed for a missing package leaves its whole problem out)."""
+    env = {key: list(modules) for key, modules in (env_errors or {}).items()}
+    for record in records:
+        if record.get("env_error"):
+            env.setdefault(record["id"], []).append(record["env_error"])
     counts: dict[str, list[int]] = {}
     kinds: dict[str, str] = {}
     for record in records:
+        if record["id"] in env:
+            continue
         n_c = counts.setdefault(record["id"], [0, 0])
         n_c[0] += 1
         n_c[1] += bool(record["passed"])
@@ -147,27 +168,22 @@ def summarize_edits(records: Sequence[dict[str, Any]], settings: EvalSettings) -
         "latency_seconds": spread([r["latency_seconds"] for r in records]),
         "nfe": spread([r["nfe"] for r in records]),
         "tokens_per_forward": spread([r["tokens_per_forward"] for r in records]),
+        **env_summary({key: sorted(set(modules)) for key, modules in env.items()}),
     }
 
 
 def check_references(
     problems: Sequence[EditProblem], limits: SandboxLimits, *, workers: int = DEFAULT_WORKERS
 ) -> dict[str, Any]:
-    """Gold `after` programs must pass and `before` programs must fail, on the same path."""
-    after = run_programs(
-        [edit_program(p.after, p.tests) for p in problems], limits, workers=workers
-    )
-    before = run_programs(
-        [edit_program(p.before, p.tests) for p in problems], limits, workers=workers
-    )
-    return {
-        "total": len(problems),
-        "passed": sum(r.passed for r in after),
-        "before_passed": sum(r.passed for r in before),
-        "failed": [
-            {"id": p.id, "timed_out": r.timed_out, "stderr_tail": r.stderr[-300:]}
-            for p, r in zip(problems, after, strict=True)
-            if not r.passed
-        ],
-        "before_passed_ids": [p.id for p, r in zip(problems, before, strict=True) if r.passed],
-    }
+    """Gold `after` programs must pass and `before` programs must fail, on the same path (see
+    `references`)."""
+    pairs = [
+        ReferencePair(
+            p.id,
+            edit_program(p.after, p.tests),
+            edit_program(p.before, p.tests),
+            (p.before, p.after, p.tests),
+        )
+        for p in problems
+    ]
+    return check_pairs(pairs, limits, workers=workers)

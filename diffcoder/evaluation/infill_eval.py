@@ -7,19 +7,15 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TextIO
 
 from diffcoder.evaluation.datasets import InfillProblem
+from diffcoder.evaluation.environment import env_summary, environment_errors
 from diffcoder.evaluation.metrics import spread
-from diffcoder.evaluation.sandbox import (
-    DEFAULT_WORKERS,
-    ExecResult,
-    SandboxLimits,
-    run_program,
-    run_programs,
-)
+from diffcoder.evaluation.references import ReferencePair, check_pairs
+from diffcoder.evaluation.sandbox import DEFAULT_WORKERS, ExecResult, SandboxLimits, run_program
 from diffcoder.model.backend import GenerationBackend
 from diffcoder.model.types import DEFAULT_THRESHOLD
 
@@ -88,7 +84,18 @@ def evaluate_infill(
         return records
 
 
-def summarize_infill(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def split_by_environment(
+    problems: Sequence[InfillProblem], limits: SandboxLimits
+) -> tuple[list[InfillProblem], dict[str, list[str]]]:
+    """The problems the interpreter can run, and the others with the modules they lack."""
+    errors = environment_errors({p.id: (p.program(p.middle),) for p in problems}, limits.python)
+    return [p for p in problems if p.id not in errors], errors
+
+
+def summarize_infill(
+    records: Sequence[dict[str, Any]], env_errors: Mapping[str, Sequence[str]] | None = None
+) -> dict[str, Any]:
+    """Over the problems that ran; `env_errors` (left out before infilling) are reported."""
     total = len(records)
     return {
         "total": total,
@@ -98,18 +105,18 @@ def summarize_infill(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "latency_seconds": spread([r["latency_seconds"] for r in records]),
         "nfe": spread([r["nfe"] for r in records]),
         "tokens_per_forward": spread([r["tokens_per_forward"] for r in records]),
+        **env_summary(env_errors or {}),
     }
 
 
 def check_infill_references(
     problems: Sequence[InfillProblem], limits: SandboxLimits, *, workers: int = DEFAULT_WORKERS
 ) -> dict[str, Any]:
-    """Gold middles must pass; an empty middle must not (else the row tests nothing)."""
-    gold = run_programs([p.program(p.middle) for p in problems], limits, workers=workers)
-    empty = run_programs([p.program("") for p in problems], limits, workers=workers)
-    return {
-        "total": len(problems),
-        "passed": sum(r.passed for r in gold),
-        "before_passed": sum(r.passed for r in empty),
-        "failed": [p.id for p, r in zip(problems, gold, strict=True) if not r.passed],
-    }
+    """Gold middles must pass; an empty middle must not (else the row tests nothing). `failed`
+    lists ids (see `references` for the rest)."""
+    pairs = [
+        ReferencePair(p.id, p.program(p.middle), p.program(""), (p.program(p.middle),))
+        for p in problems
+    ]
+    result = check_pairs(pairs, limits, workers=workers, labels=("gold", "empty"))
+    return {**result, "failed": [failure["id"] for failure in result["failed"]]}

@@ -89,7 +89,8 @@ def write_report(
     lines.append(_spread_row("latency (s)", summary.get("latency_seconds")))
     lines.append(_spread_row("forward passes (NFE)", summary.get("nfe")))
     lines.append(_spread_row("tokens per forward", summary.get("tokens_per_forward")))
-    extras = [key for key in ("rejected", "timed_out", "exact_match") if key in summary]
+    keys = ("rejected", "timed_out", "exact_match", "env_errors", "env_errors_by_package")
+    extras = [key for key in keys if key in summary]
     if extras:
         lines += [""] + [f"- {key}: {summary[key]}" for key in extras]
     lines.append("")

@@ -1,7 +1,10 @@
 """Run untrusted Python programs (model output + hidden tests) in a confined child process.
 
-Own process group (and PID namespace where available), fresh temporary directory, timeout then
-kill of the whole group, resource limits, no network, stripped environment, files removed after.
+Confined as `confinement` decides (read-only file system but for the program's own directory, no
+home directories, no network, own PID namespace, not root), in its own process group, in a fresh
+temporary directory, with resource limits and a stripped environment; killed with its whole group
+at the timeout; its files are removed after. Where nothing confines programs, it refuses to run
+them (`SandboxUnavailable`) unless `SandboxLimits.unconfined` allows it.
 """
 
 from __future__ import annotations
@@ -20,6 +23,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+
+from diffcoder.evaluation.confinement import (
+    SandboxUnavailable,
+    command,
+    confinement,
+    describe,
+    prepare_workdir,
+    runs_as,
+)
+
+__all__ = ["SandboxUnavailable", "describe"]
 
 DEFAULT_TIMEOUT = 15.0
 DEFAULT_WORKERS = 2  # programs run at once (`--workers`)
@@ -53,6 +67,8 @@ class SandboxLimits:
     network: bool = False
     # The interpreter that runs programs (default: this one); a benchmark's libraries live there.
     python: str | None = None
+    # Run programs even where nothing confines them (`--unconfined`); confined where possible.
+    unconfined: bool = False
 
     def __post_init__(self) -> None:
         if self.timeout <= 0 or self.memory_mb <= 0 or self.max_processes <= 0:
@@ -73,8 +89,8 @@ class ExecResult:
 
 @lru_cache(maxsize=1)
 def isolation_prefix() -> tuple[str, ...]:
-    """`unshare` arguments that give the child no network and its own PID namespace (so every
-    descendant dies with it), or () where namespaces cannot be made (then the socket guard)."""
+    """For unconfined runs: `unshare` arguments that give the child no network and its own PID
+    namespace, or () where namespaces cannot be made (then the socket guard)."""
     unshare = shutil.which("unshare")
     if unshare is None:
         return ()
@@ -88,8 +104,16 @@ def isolation_prefix() -> tuple[str, ...]:
     return ()
 
 
-def _own_process_count() -> int:
-    uid = os.getuid()
+def sandbox_kind(limits: SandboxLimits) -> str:
+    """How programs run under `limits` (see `confinement`), or SandboxUnavailable with what is
+    missing when nothing confines them here and `limits.unconfined` is off."""
+    found = confinement(limits.python, limits.network)
+    if found.kind == "none" and not limits.unconfined:
+        raise SandboxUnavailable(found.refusal())
+    return found.kind
+
+
+def _process_count(uid: int) -> int:
     count = 0
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -100,9 +124,9 @@ def _own_process_count() -> int:
     return count
 
 
-def _limit_setter(limits: SandboxLimits) -> Callable[[], None]:
+def _limit_setter(limits: SandboxLimits, uid: int) -> Callable[[], None]:
     # RLIMIT_NPROC counts every process of the real user, so the allowance is on top of those.
-    nproc = limits.max_processes + (_own_process_count() if os.getuid() != 0 else 0)
+    nproc = limits.max_processes + (_process_count(uid) if uid != 0 else 0)
     memory = limits.memory_mb * 1024 * 1024
     cpu = int(limits.timeout) + 2  # a backstop: the wall-clock timeout normally fires first
 
@@ -155,33 +179,45 @@ def _kill_group(process: subprocess.Popen, patience: float = 5.0) -> None:
             os.killpg(process.pid, 0)  # raises once no process of the group is left
 
 
-def run_program(source: str, limits: SandboxLimits | None = None) -> ExecResult:
-    """Run `source` as a Python script; passed means exit code 0 within `limits.timeout`."""
-    limits = limits or SandboxLimits()
+def _launch(kind: str, workdir: Path, limits: SandboxLimits) -> tuple[list[str], Path | None, int]:
+    """The command, the socket guard's directory (unconfined, without a network namespace) and
+    the uid the program runs as."""
+    if kind != "none":
+        prepare_workdir(kind, workdir)
+        drop = runs_as() if kind == "namespaces" else None
+        argv = command(kind, str(workdir), limits.python, network=limits.network)
+        return argv, None, drop[0] if drop else os.getuid()
     prefix = () if limits.network else isolation_prefix()
-    workdir = Path(tempfile.mkdtemp(prefix="diffcoder-sandbox-"))
     guard_dir = None
     if not limits.network and not prefix:
         guard_dir = workdir / ".guard"
         guard_dir.mkdir()
         (guard_dir / "sitecustomize.py").write_text(_SOCKET_GUARD, "utf-8")
-    (workdir / "program.py").write_text(source, "utf-8")
-    command = [*prefix, limits.python or sys.executable, "program.py"]
+    return [*prefix, limits.python or sys.executable, "program.py"], guard_dir, os.getuid()
+
+
+def run_program(source: str, limits: SandboxLimits | None = None) -> ExecResult:
+    """Run `source` as a Python script; passed means exit code 0 within `limits.timeout`."""
+    limits = limits or SandboxLimits()
+    kind = sandbox_kind(limits)
+    workdir = Path(tempfile.mkdtemp(prefix="diffcoder-sandbox-"))
     # Output goes to files, not pipes: RLIMIT_FSIZE caps a flood, and a daemonised child that
     # keeps the stream open cannot make us wait for it.
     out_path, err_path = workdir / ".stdout", workdir / ".stderr"
-    start = time.perf_counter()
     try:
+        (workdir / "program.py").write_text(source, "utf-8")
+        argv, guard_dir, uid = _launch(kind, workdir, limits)
+        start = time.perf_counter()
         with out_path.open("wb") as out, err_path.open("wb") as err:
             process = subprocess.Popen(
-                command,
+                argv,
                 cwd=workdir,
                 env=_environment(workdir, guard_dir),
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=err,
                 start_new_session=True,
-                preexec_fn=_limit_setter(limits),
+                preexec_fn=_limit_setter(limits, uid),
             )
         try:
             process.wait(timeout=limits.timeout)

@@ -12,16 +12,18 @@ from urllib.parse import unquote
 
 from lsprotocol import types
 from lsprotocol.converters import get_converter
-from pygls.exceptions import JsonRpcException
+from pygls.exceptions import JsonRpcInvalidParams
 from pygls.workspace import Workspace
 
+from diffcoder.editing.positions import LineIndex
 from diffcoder.lsp_server import edits
 from diffcoder.lsp_server.context import RequestContext
+from diffcoder.lsp_server.documents import RequestFailed
 from diffcoder.lsp_server.protocol import EDIT_COMMAND
 
 logger = logging.getLogger(__name__)
 _converter = get_converter()
-MAX_DIAGNOSTIC_ACTIONS = 5
+MAX_DIAGNOSTIC_ACTIONS = 5  # "Fix" actions for the first diagnostics of the context only
 
 
 def _wanted(kind: types.CodeActionKind, only: list[str] | None) -> bool:
@@ -44,6 +46,7 @@ def code_actions(
     if document is None:
         logger.info("code actions for %s: not open", uri)
         return []
+    _check_range(uri, document.source, params.range)
     only = [str(getattr(k, "value", k)) for k in (params.context.only or [])] or None
 
     def action(title, kind, instruction, where: types.Range, diagnostics=None) -> types.CodeAction:
@@ -74,13 +77,33 @@ def code_actions(
     return actions
 
 
+def _check_range(uri: str, text: str, where: types.Range) -> None:
+    """InvalidParams for a range past the end (text.count is cheap: each LF starts a line)."""
+    last = max(where.start.line, where.end.line)
+    if last <= text.count("\n"):
+        return
+    count = LineIndex(text).line_count
+    if last >= count:
+        raise JsonRpcInvalidParams(
+            f"range line {last} is outside {uri}: the document has {count} lines "
+            f"(0 to {count - 1}); send a range inside it"
+        )
+
+
 async def resolve_code_action(ctx: RequestContext, action: types.CodeAction) -> types.CodeAction:
-    """Compute the chosen action's edit; on failure show why and return it without an edit."""
+    """Compute the chosen action's edit; when it cannot be computed, show why (the user chose
+    it) and return the action without an edit. Data that is not a DiffCoder action's is the
+    client's mistake: InvalidParams."""
+    if action.data is None:
+        return action  # nothing to resolve (an action that carries its command)
     if not isinstance(action.data, dict):
-        return action
+        raise JsonRpcInvalidParams(
+            "codeAction/resolve: data is not a DiffCoder action's; send the action back as "
+            "textDocument/codeAction gave it"
+        )
     try:
         outcome = await edits.resolve_edit(ctx, action.data)
-    except JsonRpcException as error:
+    except RequestFailed as error:
         ctx.editor.show(f"{action.title}: {error.message}", types.MessageType.Warning)
         return action
     if outcome.outcome != "proposed" or outcome.detail is not None:

@@ -12,12 +12,14 @@ from urllib.parse import unquote
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
-from pygls.workspace import Workspace
+from pygls.workspace import TextDocument, Workspace
 
 from diffcoder.editing.positions import LineIndex
+from diffcoder.editing.text_checks import text_problem
 
-MAX_DOCUMENT_CHARS = 3 * 1024 * 1024
 REQUEST_FAILED = -32803  # LSP ErrorCodes.RequestFailed
+# Set on a pygls TextDocument whose text the server can no longer trust (see `sync.py`).
+OUT_OF_SYNC = "diffcoder_out_of_sync"
 
 
 class RequestFailed(JsonRpcException):
@@ -25,6 +27,13 @@ class RequestFailed(JsonRpcException):
 
     CODE = REQUEST_FAILED
     MESSAGE = "Request failed"
+
+
+class InternalError(JsonRpcException):
+    """A bug in the server (already logged with its traceback): JSON-RPC InternalError."""
+
+    CODE = -32603
+    MESSAGE = "Internal error"
 
 
 @dataclass(frozen=True)
@@ -40,7 +49,15 @@ class DocumentSnapshot:
     def lines(self) -> LineIndex:
         return LineIndex(self.text)
 
-    def offset(self, position: types.Position) -> int:
+    def offset(self, position: types.Position, what: str = "position") -> int:
+        """The `str` offset of an LSP position; a line past the end is InvalidParams (a
+        character past its line's end is the line's end, as LSP says)."""
+        count = self.lines.line_count
+        if not 0 <= position.line < count:
+            raise JsonRpcInvalidParams(
+                f"{what} line {position.line} is outside {self.uri}: the document has {count} "
+                f"lines (0 to {count - 1}); send a position inside it"
+            )
         return self.lines.position_to_offset(position.line, position.character, self.encoding)
 
     def position(self, offset: int) -> types.Position:
@@ -65,14 +82,14 @@ def snapshot(workspace: Workspace, uri: str) -> DocumentSnapshot:
     if document is None:
         raise RequestFailed(f"{uri} is not open in the editor (send textDocument/didOpen first)")
     text = document.source
-    if len(text) > MAX_DOCUMENT_CHARS:
+    problem = text_problem(text, uri)  # the CLI refuses the same files with the same words
+    if problem is not None:
+        raise RequestFailed(problem)
+    if is_out_of_sync(document):
         raise RequestFailed(
-            f"{uri} is too large for DiffCoder ({len(text) // 1024} KiB; the limit is "
-            f"{MAX_DOCUMENT_CHARS // (1024 * 1024)} MiB): select a smaller file"
-        )
-    if "\x00" in text:
-        raise RequestFailed(
-            f"{uri} looks binary (it contains NUL characters); DiffCoder edits text only"
+            f"the server's copy of {uri} is out of sync with the editor "
+            f"({getattr(document, OUT_OF_SYNC)}); "
+            "close and reopen the file"
         )
     return DocumentSnapshot(
         uri=uri,
@@ -84,6 +101,10 @@ def snapshot(workspace: Workspace, uri: str) -> DocumentSnapshot:
     )
 
 
-def current_version(workspace: Workspace, uri: str) -> int | None:
-    document = workspace.text_documents.get(unquote(uri))
-    return None if document is None else document.version
+def current(workspace: Workspace, uri: str) -> TextDocument | None:
+    """The open document at `uri` as it is now (None when it is not open)."""
+    return workspace.text_documents.get(unquote(uri))
+
+
+def is_out_of_sync(document: TextDocument) -> bool:
+    return bool(getattr(document, OUT_OF_SYNC, None))

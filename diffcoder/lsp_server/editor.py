@@ -7,11 +7,16 @@ Services take an `Editor` instead of the server, so they never import it.
 from __future__ import annotations
 
 import asyncio
+import logging
+from typing import Any
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
 from diffcoder.lsp_server.work_done import WorkDone
+
+logger = logging.getLogger(__name__)
+CONFIGURATION_WAIT_S = 5.0  # how long to wait for the client's workspace/configuration answer
 
 
 class Editor:
@@ -36,6 +41,21 @@ class Editor:
         code_action = text.code_action if text else None
         support = code_action.resolve_support if code_action else None
         return bool(support and "edit" in support.properties)
+
+    async def pull_settings(self) -> dict[str, Any] | None:
+        """The client's `diffcoder` section via workspace/configuration (None when it has none)."""
+        workspace = self.capabilities.workspace
+        if not (workspace and workspace.configuration):
+            return None
+        params = types.ConfigurationParams(items=[types.ConfigurationItem(section="diffcoder")])
+        try:
+            pending = self._server.workspace_configuration_async(params)
+            values = await asyncio.wait_for(pending, CONFIGURATION_WAIT_S)
+        except Exception as error:  # a client that cannot answer keeps the settings it pushed
+            logger.info("workspace/configuration failed: %s", error)
+            return None
+        value = values[0] if values else None
+        return value if isinstance(value, dict) and value else None
 
     def show(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
         self._server.window_show_message(types.ShowMessageParams(type=kind, message=message))

@@ -22,7 +22,8 @@ from diffcoder.lsp_server.context import RequestContext
 from diffcoder.lsp_server.documents import (
     DocumentSnapshot,
     RequestFailed,
-    current_version,
+    current,
+    is_out_of_sync,
     snapshot,
 )
 from diffcoder.lsp_server.jobs import Job
@@ -33,7 +34,9 @@ from diffcoder.lsp_server.protocol import (
     EditReply,
     EditStats,
     Outcome,
+    Position,
     Range,
+    problems,
 )
 from diffcoder.lsp_server.settings import Settings
 from diffcoder.model.types import StepInfo
@@ -41,6 +44,7 @@ from diffcoder.model.types import StepInfo
 _converter = get_converter()
 MODEL_WAIT_S = 120.0  # how long a request waits for a model that is still loading
 NO_CHANGE = "the model proposed no change"
+TITLE_CHARS = 60  # an edit's progress title and applyEdit label: the prefix, then this much
 
 
 def parse_edit_args(raw: Any) -> EditArgs:
@@ -49,13 +53,9 @@ def parse_edit_args(raw: Any) -> EditArgs:
     try:
         return EditArgs.model_validate(raw)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'argument'}: {e['msg']}"
-            for e in error.errors()
-        )
         raise JsonRpcInvalidParams(
             "diffcoder.edit expects one object {textDocument: {uri, version}, range?, position?, "
-            f"instruction, apply?}}: {problems}"
+            f"instruction, apply?}}: {problems(error)}"
         ) from None
 
 
@@ -103,16 +103,18 @@ class EditOutcome:
 
 
 def edit_request(args: EditArgs, doc: DocumentSnapshot, settings: Settings) -> EditRequest:
+    """The pipeline's request; a position or range outside the document is InvalidParams."""
     selection, cursor = None, None
     if args.range is not None:
-        start = doc.offset(types.Position(args.range.start.line, args.range.start.character))
-        end = doc.offset(types.Position(args.range.end.line, args.range.end.character))
+        start = doc.offset(_lsp(args.range.start), "range.start")
+        end = doc.offset(_lsp(args.range.end), "range.end")
         if start != end:
             selection = (min(start, end), max(start, end))
         else:
             cursor = start
-    if selection is None and cursor is None and args.position is not None:
-        cursor = doc.offset(types.Position(args.position.line, args.position.character))
+    if args.position is not None:
+        at = doc.offset(_lsp(args.position), "position")
+        cursor = at if selection is None and cursor is None else cursor
     return EditRequest(
         text=doc.text,
         instruction=args.instruction,
@@ -125,6 +127,10 @@ def edit_request(args: EditArgs, doc: DocumentSnapshot, settings: Settings) -> E
         context_tokens=settings.context.max_tokens,
         max_new_tokens=settings.edit.max_new_tokens,
     )
+
+
+def _lsp(position: Position) -> types.Position:
+    return types.Position(line=position.line, character=position.character)
 
 
 def workspace_edit(
@@ -144,24 +150,27 @@ def workspace_edit(
 
 
 def stale(ctx: RequestContext, doc: DocumentSnapshot) -> str | None:
-    """Why an edit computed on `doc` must not be applied now (None when it may)."""
-    now = current_version(ctx.workspace, doc.uri)
-    if now == doc.version:
+    """Why an edit computed on `doc` must not be applied now (None when it may): the document
+    moved to another version, or its text changed under the same one (a client that reopened
+    it, or a change the server could not apply)."""
+    now = current(ctx.workspace, doc.uri)
+    if now is None:
+        return f"{doc.uri} was closed while the edit was computed; nothing was applied"
+    if now.version == doc.version and now.source == doc.text and not is_out_of_sync(now):
         return None
     return (
-        f"{doc.uri} changed while the edit was computed (version {doc.version} -> {now}); "
-        "nothing was applied, ask again"
+        f"{doc.uri} changed while the edit was computed (version {doc.version} -> "
+        f"{now.version}); nothing was applied, ask again"
     )
 
 
 async def _decode(
-    ctx: RequestContext, args: EditArgs, doc: DocumentSnapshot, job: Job
+    ctx: RequestContext, request: EditRequest, instruction: str, job: Job
 ) -> EditResult:
     engine = await ctx.model.acquire(MODEL_WAIT_S)
     if job.cancelled:
-        raise RequestFailed("DiffCoder: the edit was cancelled")
-    request = edit_request(args, doc, ctx.settings)
-    title = EDIT_PROGRESS_PREFIX + args.instruction[:60]
+        raise RequestFailed(f"DiffCoder: the edit did not start: {job.why_cancelled}")
+    title = EDIT_PROGRESS_PREFIX + instruction[:TITLE_CHARS]
     progress = ctx.editor.progress(title, cancellable=True)
 
     def on_step(info: StepInfo) -> None:
@@ -173,7 +182,8 @@ async def _decode(
         job.progress_token = progress.token
         return await ctx.jobs.run(job, run_edit, engine, request, on_step=on_step)
     except PromptTooLongError as error:
-        raise RequestFailed(f"DiffCoder: the region does not fit the budget: {error}") from None
+        budget = ctx.settings.context.max_tokens
+        raise RequestFailed(f"DiffCoder: {error} (context.maxTokens is {budget})") from None
     finally:
         job.progress_token = None
         progress.end()
@@ -189,7 +199,8 @@ async def propose(ctx: RequestContext, args: EditArgs, job: Job) -> EditOutcome:
             f"the edit was asked for version {wanted} of {doc.uri}, but the document is at "
             f"version {doc.version}; ask again"
         )
-    result = await _decode(ctx, args, doc, job)
+    request = edit_request(args, doc, ctx.settings)  # before waiting for the model
+    result = await _decode(ctx, request, args.instruction, job)
     proposal = EditOutcome(
         outcome=result.outcome,
         detail=result.detail,
@@ -198,8 +209,8 @@ async def propose(ctx: RequestContext, args: EditArgs, job: Job) -> EditOutcome:
         edit=None,
         request_seconds=time.perf_counter() - started,
     )
-    if job.cancelled and result.outcome != "cancelled":  # the decoding ended just before
-        return proposal.but("cancelled", "cancelled")
+    if job.cancelled:  # the decoding ended as (or just before) it was cancelled
+        return proposal.but("cancelled", job.why_cancelled)
     if not result.proposed:
         return proposal
     edit = workspace_edit(doc, result, ctx.editor.takes_document_changes)
@@ -217,9 +228,9 @@ async def execute(ctx: RequestContext, raw_args: Any) -> EditOutcome:
         if why_stale is not None:
             return proposed.but("stale", why_stale)
         if job.cancelled:
-            return proposed.but("cancelled", "cancelled")
+            return proposed.but("cancelled", job.why_cancelled)
         assert proposed.edit is not None  # a proposal with replacements has its edit
-        label = EDIT_PROGRESS_PREFIX + args.instruction[:60]
+        label = EDIT_PROGRESS_PREFIX + args.instruction[:TITLE_CHARS]
         timeout = ctx.settings.edit.apply_timeout_s
         applied, why = await ctx.editor.apply_edit(proposed.edit, label, timeout)
         return proposed.but("applied", None) if applied else proposed.but("failed", why)

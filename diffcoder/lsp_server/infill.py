@@ -13,11 +13,10 @@ import time
 from dataclasses import dataclass
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException
 
 from diffcoder.editing.infill_pipeline import run_infill
 from diffcoder.lsp_server.context import RequestContext
-from diffcoder.lsp_server.documents import DocumentSnapshot, snapshot
+from diffcoder.lsp_server.documents import DocumentSnapshot, RequestFailed, snapshot
 from diffcoder.lsp_server.protocol import InfillStats
 
 logger = logging.getLogger(__name__)
@@ -39,7 +38,9 @@ class Infill:
 
 
 async def infill(ctx: RequestContext, uri: str, position: types.Position) -> Infill:
-    """Decode the middle at `position` after the debounce; never an error, at worst nothing."""
+    """Decode the middle at `position` after the debounce. What typing cannot fix (no model, a
+    document that is not open, too large or binary) is "nothing", logged; a position outside
+    the document is the client's mistake: InvalidParams."""
     settings = ctx.settings
     started = time.perf_counter()
     with ctx.jobs.track("infill", ctx.request_id, uri) as job:
@@ -48,7 +49,7 @@ async def infill(ctx: RequestContext, uri: str, position: types.Position) -> Inf
             if job.cancelled:
                 return Infill.nothing()
             doc = snapshot(ctx.workspace, uri)
-            cursor = doc.offset(position)
+            cursor = doc.offset(position, "position")
             engine = await ctx.model.acquire(MODEL_WAIT_S)
             result = await ctx.jobs.run(
                 job,
@@ -60,7 +61,7 @@ async def infill(ctx: RequestContext, uri: str, position: types.Position) -> Inf
                 context_tokens=settings.context.max_tokens,
                 threshold=settings.edit.threshold,
             )
-        except JsonRpcException as error:
+        except RequestFailed as error:
             logger.info("no infill for %s: %s", uri, error.message)
             return Infill.nothing()
         except ValueError as error:  # e.g. a checkpoint without FIM tokens

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
+from urllib.parse import unquote
 
 from lsprotocol import types
 
@@ -33,8 +34,11 @@ class Job:
     progress_token: str | None = None  # the key of `window/workDoneProgress/cancel`
     running: bool = False  # on the model thread (or queued for it), not waiting any more
     cancel_flag: threading.Event = field(default_factory=threading.Event)
+    why_cancelled: str = "cancelled"  # the edit's detail when it ends cancelled
 
-    def cancel(self) -> None:
+    def cancel(self, why: str | None = None) -> None:
+        if why is not None and not self.cancelled:
+            self.why_cancelled = why
         self.cancel_flag.set()
 
     @property
@@ -84,25 +88,28 @@ class JobRegistry:
         uri: str | None = None,
         token: str | None = None,
         kind: JobKind | None = None,
+        why: str | None = None,
     ) -> int:
-        """Cancel the jobs that match every criterion given. None given cancels nothing (a
-        missing id must never end every job): `cancel_all` does that."""
+        """Cancel the jobs that match every criterion given (`why` becomes their detail). None
+        given cancels nothing (a missing id must never end every job): `cancel_all` does that.
+        URIs match whatever their percent-encoding."""
         criteria = {
             "request_id": request_id,
-            "uri": uri,
+            "uri": None if uri is None else unquote(uri),
             "progress_token": token,
             "kind": kind,
         }
         wanted = {name: value for name, value in criteria.items() if value is not None}
         if not wanted:
             return 0
-        chosen = [
-            job
-            for job in self._jobs
-            if all(getattr(job, name) == value for name, value in wanted.items())
-        ]
+
+        def value(job: Job, name: str) -> Any:
+            found = getattr(job, name)
+            return unquote(found) if name == "uri" and found is not None else found
+
+        chosen = [job for job in self._jobs if all(value(job, n) == v for n, v in wanted.items())]
         for job in chosen:
-            job.cancel()
+            job.cancel(why)
         return len(chosen)
 
     def cancel_all(self) -> int:

@@ -8,8 +8,12 @@ is imported only when a local engine loads. Decoding runs on the job registry's 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
+import threading
 from collections.abc import Callable
+from typing import Any, TypeVar
 
 from diffcoder.lsp_server.documents import RequestFailed
 from diffcoder.lsp_server.protocol import ModelState, ModelStatus
@@ -18,6 +22,7 @@ from diffcoder.model.backend import GenerationBackend
 from diffcoder.model.types import LoadOptions, ModelLoadError
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 # How to load an engine: the server's test hook (`create_server(engine_loader=...)`) replaces it.
 EngineLoader = Callable[[str, Settings], GenerationBackend]
 HOW_TO_SET = (
@@ -29,10 +34,36 @@ HOW_TO_SET = (
 
 
 def load_engine(path: str, settings: Settings) -> GenerationBackend:
-    """The local engine; imported here so a server that never loads one never imports torch."""
+    """The local engine; imported here so a server that never loads one never imports torch.
+    No progress bar: it would land on stderr, past the server's --log-file."""
     from diffcoder.model.engine import load_engine as load_local
 
-    return load_local(path, LoadOptions(device=settings.device, quant=settings.quant))
+    options = LoadOptions(device=settings.device, quant=settings.quant, progress_bars=False)
+    return load_local(path, options)
+
+
+async def _in_daemon_thread(fn: Callable[..., T], *args: Any) -> T:
+    """`fn(*args)` on a daemon thread: unlike `asyncio.to_thread`, a load that takes minutes
+    does not hold the process after `exit` (the interpreter joins executor threads)."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[T] = loop.create_future()
+
+    def settle(outcome: Callable[[], None]) -> None:
+        if not done.done():
+            outcome()
+
+    def run() -> None:
+        try:
+            result = fn(*args)
+        except Exception as error:  # handed to the awaiting coroutine
+            outcome = functools.partial(done.set_exception, error)
+        else:
+            outcome = functools.partial(done.set_result, result)
+        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits
+            loop.call_soon_threadsafe(settle, outcome)
+
+    threading.Thread(target=run, name="diffcoder-load", daemon=True).start()
+    return await done
 
 
 class ModelHost:
@@ -63,7 +94,7 @@ class ModelHost:
             await on_begin(f"{path} ({settings.quant} on {settings.device})")
         engine: GenerationBackend | None = None
         try:
-            engine = await asyncio.to_thread(self.loader, path, settings)
+            engine = await _in_daemon_thread(self.loader, path, settings)
         except (ModelLoadError, OSError, ValueError, RuntimeError, ImportError) as error:
             failure = str(error)
         except Exception as error:  # anything else too: the server stays up and says why

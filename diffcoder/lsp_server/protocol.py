@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any, Literal, TypeVar, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
+from pygls.exceptions import JsonRpcInvalidParams
 
 STATUS_REQUEST = "diffcoder/status"
 EDIT_COMMAND = "diffcoder.edit"
@@ -62,7 +63,7 @@ class EditArgs(_Args):
     instruction: str
     range: Range | None = None
     position: Position | None = None
-    apply: bool = True
+    apply: StrictBool = False  # False: the edit for a preview; true: sent with workspace/applyEdit
 
     @field_validator("instruction")
     @classmethod
@@ -72,10 +73,35 @@ class EditArgs(_Args):
         return value
 
 
+def problems(error: ValidationError) -> str:
+    """A validation error in one line, with the wire's names: `range.start.line: ...`."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in item['loc']) or 'argument'}: {item['msg']}"
+        for item in error.errors()
+    )
+
+
 class CancelArgs(_Args):
     """`diffcoder.cancel`'s optional argument: the document whose jobs end (none: every job)."""
 
     text_document: DocumentRef | None = None
+
+
+def cancel_target(arguments: tuple[Any, ...] | list[Any]) -> str | None:
+    """The document `diffcoder.cancel` names; None (every job) without an argument (or with
+    null or {}). Anything else is InvalidParams: a typo must not cancel every job."""
+    if not arguments or (len(arguments) == 1 and arguments[0] is None):
+        return None
+    try:
+        if len(arguments) > 1:
+            raise ValueError(f"{len(arguments)} arguments")
+        target = CancelArgs.model_validate(arguments[0]).text_document
+    except ValueError as error:  # pydantic's ValidationError too
+        why = problems(error) if isinstance(error, ValidationError) else str(error)
+        raise JsonRpcInvalidParams(
+            f"diffcoder.cancel expects [{{textDocument: {{uri}}}}] or no argument: {why}"
+        ) from None
+    return None if target is None else target.uri
 
 
 class CancelReply(_Wire):

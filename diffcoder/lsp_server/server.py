@@ -10,49 +10,34 @@ import asyncio
 import functools
 import inspect
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from lsprotocol import types
-from pydantic import ValidationError
-from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import LanguageServerProtocol
 
 from diffcoder import __version__
 from diffcoder.lsp_server import code_actions, edits, infill
 from diffcoder.lsp_server.context import RequestContext
-from diffcoder.lsp_server.documents import RequestFailed
+from diffcoder.lsp_server.documents import InternalError, RequestFailed
 from diffcoder.lsp_server.editor import Editor
-from diffcoder.lsp_server.jobs import JobRegistry, cancelled_request_id
+from diffcoder.lsp_server.jobs import JobRegistry
 from diffcoder.lsp_server.model_host import EngineLoader, ModelHost, load_engine
 from diffcoder.lsp_server.protocol import (
     CANCEL_COMMAND,
     EDIT_COMMAND,
     LOAD_PROGRESS_TITLE,
     STATUS_REQUEST,
-    CancelArgs,
     CancelReply,
     InfillStats,
     StatusReply,
+    cancel_target,
 )
+from diffcoder.lsp_server.rpc import DiffCoderProtocol
 from diffcoder.lsp_server.settings import Settings, overlay_pulled, parse_settings
 from diffcoder.model.embedded import DEMO_MODEL_DIR, demo_model_available
 
 logger = logging.getLogger(__name__)
-
-
-class DiffCoderProtocol(LanguageServerProtocol):
-    """pygls's protocol, plus a look at each `$/cancelRequest` on its way in (see
-    `cancelled_request_id` for why), so the decoding behind a cancelled command stops too."""
-
-    on_cancel_request: Callable[[Any], None] | None = None
-
-    def handle_message(self, message: Any) -> None:
-        request_id = cancelled_request_id(message)
-        if request_id is not None and self.on_cancel_request is not None:
-            self.on_cancel_request(request_id)
-        super().handle_message(message)
 
 
 class DiffCoderServer(LanguageServer):
@@ -76,8 +61,21 @@ class DiffCoderServer(LanguageServer):
         # The last infill's timings, for diffcoder/status: an inline completion has no room.
         self.last_infill: InfillStats | None = None
         self._load_task: asyncio.Task | None = None
+        self._background: set[asyncio.Future] = set()
         assert isinstance(self.protocol, DiffCoderProtocol)
         self.protocol.on_cancel_request = self.jobs.cancel_request
+        self.protocol.on_document_gone = lambda uri, why: self.jobs.cancel(uri=uri, why=why)
+        self.protocol.on_exit = self.stop_work
+
+    def stop_work(self) -> None:
+        """`shutdown` or the end of the session: every job stops, the model is let go."""
+        self.jobs.close()
+        self.model.close_model()
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        # pygls's default shows "Error in server: ..." to the user; the protocol (rpc.py)
+        # already logged and answered what reaches here.
+        logger.warning("%s", error)
 
     def context(self) -> RequestContext:
         """What a service needs for the request being handled (call it in the handler)."""
@@ -89,6 +87,19 @@ class DiffCoderServer(LanguageServer):
             jobs=self.jobs,
             editor=self.editor,
         )
+
+    def in_background(self, work: Any) -> None:
+        """Run a coroutine after the current message; a bug in it is logged, never raised."""
+
+        async def logged() -> None:
+            try:
+                await work
+            except Exception:
+                logger.exception("background work failed")
+
+        task = asyncio.ensure_future(logged())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def model_path(self) -> str | None:
         """The editor's modelPath, else --model, else the embedded demo model (when shipped)."""
@@ -148,23 +159,39 @@ class DiffCoderServer(LanguageServer):
 
 
 def guarded(handler):
-    """Turn an unexpected exception into a clear error answer (requests) or message (the rest)."""
+    """Turn an unexpected exception into a clear error answer (requests) or message (the rest):
+    out of memory is RequestFailed with advice, anything else a bug (InternalError, logged
+    with its traceback)."""
 
-    def explain(error: Exception) -> RequestFailed:
-        logger.exception("%s failed", handler.__name__)
+    def explain(error: Exception) -> JsonRpcException:
         text = str(error)
         if "out of memory" in text.lower():
             return RequestFailed(
                 "DiffCoder: the device ran out of memory; lower context.maxTokens or "
                 f"edit.maxNewTokens, or use quant 4bit ({text.splitlines()[0][:200]})"
             )
-        return RequestFailed(f"DiffCoder: internal error ({type(error).__name__}: {error})")
+        logger.exception("%s failed", handler.__name__)
+        return InternalError(
+            f"DiffCoder: internal error ({type(error).__name__}: {error}); see the server log"
+        )
+
+    if not inspect.iscoroutinefunction(handler):  # answered at once, in message order
+
+        @functools.wraps(handler)
+        def plain(ls: DiffCoderServer, *args: Any) -> Any:
+            try:
+                return handler(ls, *args)
+            except JsonRpcException:
+                raise
+            except Exception as error:
+                raise explain(error) from None
+
+        return plain
 
     @functools.wraps(handler)
     async def wrapper(ls: DiffCoderServer, *args: Any) -> Any:
         try:
-            result = handler(ls, *args)
-            return await result if inspect.isawaitable(result) else result
+            return await handler(ls, *args)
         except (JsonRpcException, asyncio.CancelledError):
             raise
         except Exception as error:
@@ -173,57 +200,33 @@ def guarded(handler):
     return wrapper
 
 
-async def pull_settings(ls: DiffCoderServer) -> dict[str, Any] | None:
-    """The client's `diffcoder` section via workspace/configuration (None when it has none)."""
-    workspace = ls.client_capabilities.workspace
-    if not (workspace and workspace.configuration):
-        return None
-    params = types.ConfigurationParams(items=[types.ConfigurationItem(section="diffcoder")])
-    try:
-        values = await asyncio.wait_for(ls.workspace_configuration_async(params), 5.0)
-    except Exception as error:  # a client that cannot answer keeps the settings it pushed
-        logger.info("workspace/configuration failed: %s", error)
-        return None
-    value = values[0] if values else None
-    return value if isinstance(value, dict) and value else None
-
-
 def initialize(ls: DiffCoderServer, params: types.InitializeParams) -> None:
     ls.initial_options = params.initialization_options
     ls.apply_settings(params.initialization_options)
 
 
-async def initialized(ls: DiffCoderServer, params: types.InitializedParams) -> None:
+def initialized(ls: DiffCoderServer, params: types.InitializedParams) -> None:
+    """Synchronous, so a request right behind `initialized` sees the model loading."""
     ls.flush_problems()
     ls.start_model_load()  # at once; pulled settings that name another model reload it
-    pulled = await pull_settings(ls)
-    if pulled is not None:
-        ls.reconfigure(overlay_pulled(ls.initial_options, pulled))
+    ls.in_background(pull_and_reconfigure(ls, overlay=True))
 
 
-async def workspace_did_change_configuration(
+def workspace_did_change_configuration(
     ls: DiffCoderServer, params: types.DidChangeConfigurationParams
 ) -> None:
-    raw = params.settings
-    if not raw:
-        # Pull-model clients (VS Code) send no settings here: ask for them.
-        raw = await pull_settings(ls)
-        if raw is None:
-            return
-    ls.reconfigure(raw)
+    """Pushed settings apply at once (a request right behind sees them); pull-model clients
+    (VS Code) send none here: they are asked for them."""
+    if params.settings:
+        ls.reconfigure(params.settings)
+    else:
+        ls.in_background(pull_and_reconfigure(ls, overlay=False))
 
 
-def cancel_target(arguments: tuple[Any, ...]) -> str | None:
-    """The document `diffcoder.cancel` names; None (every job) without an argument."""
-    if not arguments or not isinstance(arguments[0], dict):
-        return None
-    try:
-        target = CancelArgs.model_validate(arguments[0]).text_document
-    except ValidationError as error:
-        raise JsonRpcInvalidParams(
-            f"diffcoder.cancel expects [{{textDocument: {{uri}}}}] or nothing: {error}"
-        ) from None
-    return None if target is None else target.uri
+async def pull_and_reconfigure(ls: DiffCoderServer, *, overlay: bool) -> None:
+    pulled = await ls.editor.pull_settings()
+    if pulled is not None:
+        ls.reconfigure(overlay_pulled(ls.initial_options, pulled) if overlay else pulled)
 
 
 async def diffcoder_edit(ls: DiffCoderServer, *args: Any) -> dict[str, Any]:
@@ -285,8 +288,7 @@ def diffcoder_status(ls: DiffCoderServer, params: Any) -> dict[str, Any]:
 
 
 def shutdown(ls: DiffCoderServer, params: Any) -> None:
-    ls.jobs.close()
-    ls.model.close_model()
+    ls.stop_work()
 
 
 def create_server(

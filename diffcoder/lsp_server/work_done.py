@@ -14,6 +14,7 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
 logger = logging.getLogger(__name__)
+CREATE_WAIT_S = 5.0  # how long to wait for the client to accept a progress bar
 
 
 def client_supports_progress(server: LanguageServer) -> bool:
@@ -37,7 +38,9 @@ class WorkDone:
             return
         token = f"diffcoder-{uuid.uuid4()}"
         try:
-            await asyncio.wait_for(self.server.work_done_progress.create_async(token), 5.0)
+            await asyncio.wait_for(
+                self.server.work_done_progress.create_async(token), CREATE_WAIT_S
+            )
         except Exception as error:  # a client that refuses progress still gets its answer
             logger.info("no progress bar: %s", error)
             return

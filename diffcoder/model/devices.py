@@ -1,5 +1,6 @@
-"""Device and dtype choice: `auto` picks CUDA when there is one, and bf16 only where the GPU or CPU
-runs it natively (emulated bf16 is several times slower than fp32).
+"""Device and dtype choice: `auto` picks CUDA when there is one; the dtype is bf16 on a GPU that
+runs it (else fp16) and fp32 on every CPU, whether or not it has native bf16, so a CPU's features
+do not round the answers differently (docs/decoding.md, "Results that depend on the machine").
 """
 
 from __future__ import annotations
@@ -52,10 +53,14 @@ def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> tupl
         if torch.cuda.is_bf16_supported():
             return torch.bfloat16, "bf16, native on this GPU"
         return torch.float16, "fp16 because this GPU lacks bf16"
+    # bf16 would halve the memory where the CPU has it natively, but change the answers from
+    # one CPU to the next; it stays an explicit choice.
     if cpu_supports_bf16():
-        return torch.bfloat16, "bf16, native on this CPU (AVX512-BF16/AMX)"
-    # Without native support bf16 matmuls are emulated and several times slower than fp32.
-    return torch.float32, "fp32 because this CPU lacks native bf16"
+        return torch.float32, (
+            "fp32, the default on every CPU (this one runs bf16 natively: --dtype bfloat16 "
+            "halves the memory)"
+        )
+    return torch.float32, "fp32, the default on every CPU"
 
 
 def cpu_supports_bf16(cpuinfo: str | None = None) -> bool:

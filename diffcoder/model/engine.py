@@ -90,5 +90,6 @@ def load_engine(path: str | Path, options: LoadOptions | None = None) -> Diffusi
             quant=options.quant,
             dtype=options.dtype,
             special_overrides=options.special_overrides,
+            progress_bars=options.progress_bars,
         )
     )

@@ -11,6 +11,7 @@ from typing import Any
 import torch
 
 from diffcoder.model.types import QUANT_CHOICES, ModelLoadError
+from diffcoder.model.weight_files import projection_shapes
 
 # Least aggressive first: `choose_quant` takes the first that fits.
 QUANTS = tuple(q for q in QUANT_CHOICES if q != "auto")
@@ -22,6 +23,9 @@ _NF4_BYTES = 0.5 + 1 / 64 + 4 / (64 * 256)
 _LINEAR_BYTES = {"none": 2.0, "8bit": 1.0, "4bit": _NF4_BYTES}
 _QUANT_LABEL = {"none": "bf16", "8bit": "8-bit", "4bit": "4-bit NF4"}
 _NEXT_SMALLER = {"none": "8bit", "8bit": "4bit"}
+# bitsandbytes' 4-bit layout: 64 weights per absmax block; its CPU repacking groups 32 rows.
+NF4_BLOCKSIZE = 64
+PACK_BLOCK_N = 32
 
 
 def _dims(config: dict[str, Any]) -> tuple[int, int, int, int, int]:
@@ -97,29 +101,84 @@ def out_of_memory_fix(quant: str) -> str:
     return f"try --quant {smaller}" if smaller else "free GPU memory or use --device cpu"
 
 
-def bitsandbytes_config(quant: str, compute_dtype: torch.dtype) -> Any:
-    """transformers' BitsAndBytesConfig for "8bit" or "4bit" (NF4, double quantization)."""
+def import_bitsandbytes(quant: str) -> Any:
+    """The bitsandbytes module, or a `ModelLoadError` that says how to install it."""
+    # On AVX512-BF16 CPUs bitsandbytes looks for an optional fused kernel package at import and
+    # warns when it is absent; its own kernel runs instead, so the warning is only noise.
+    logging.getLogger("bitsandbytes.backends.cpu.ops").addFilter(_drop_kernels_warning)
     try:
-        importlib.import_module("bitsandbytes")
+        return importlib.import_module("bitsandbytes")
     except Exception as exc:  # a broken CUDA setup raises more than ImportError
         raise ModelLoadError(
             f"{quant} quantization needs bitsandbytes, which cannot be imported ({exc}); "
             "run `pip install 'bitsandbytes>=0.46'` or use --quant none"
         ) from exc
+
+
+def cpu_packs_4bit() -> bool:
+    """Whether bitsandbytes repacks 4-bit weights for its AVX512-BF16 CPU kernel on this CPU.
+
+    `Linear4bit` asks `bitsandbytes.nn.modules.has_avx512bf16` when it is built and repacks its
+    weight at the first CPU forward; releases without that function never repack."""
+    modules = importlib.import_module("bitsandbytes.nn.modules")
+    check = getattr(modules, "has_avx512bf16", None)
+    return bool(check()) if check is not None else False
+
+
+def packs_on_cpu(out_features: int, in_features: int) -> bool:
+    """Whether the repacking accepts a [out, in] weight: it asserts `out % 32 == 0` (its column
+    blocks) and reshapes the scales to [out, in / 64], one per 64-weight block of a row."""
+    return out_features % PACK_BLOCK_N == 0 and in_features % NF4_BLOCKSIZE == 0
+
+
+def unquantizable(quant: str, device: torch.device, config: dict[str, Any]) -> dict[str, str]:
+    """The decoder projections `quant` cannot quantize on `device` (name -> [out, in]): only 4-bit
+    on a CPU whose bitsandbytes kernel needs packable sizes has any."""
+    if quant != "4bit" or device.type != "cpu":
+        return {}
+    import_bitsandbytes(quant)
+    if not cpu_packs_4bit():
+        return {}
+    shapes = projection_shapes(config)
+    return {name: f"[{o}, {i}]" for name, (o, i) in shapes.items() if not packs_on_cpu(o, i)}
+
+
+def skipped_note(skipped: dict[str, str], all_skipped: bool) -> str:
+    """What the load reason says about projections kept unquantized."""
+    listed = ", ".join(f"{name} {shape}" for name, shape in skipped.items())
+    outcome = "so nothing is quantized" if all_skipped else "stay unquantized"
+    return (
+        "this CPU has AVX512-BF16, where bitsandbytes' 4-bit kernel needs [out, in] weights with "
+        f"out divisible by {PACK_BLOCK_N} and in by {NF4_BLOCKSIZE}: {listed} do not fit and "
+        f"{outcome}"
+    )
+
+
+def bitsandbytes_config(quant: str, compute_dtype: torch.dtype, skip: tuple[str, ...] = ()) -> Any:
+    """transformers' BitsAndBytesConfig for "8bit" or "4bit" (NF4, double quantization);
+    `skip` names projections (e.g. "mlp.down_proj") that stay unquantized."""
+    import_bitsandbytes(quant)
     from transformers import BitsAndBytesConfig
 
+    # A skip list replaces transformers' default one, which holds only the output head.
+    skip_modules = ["lm_head", *skip] if skip else None
     if quant == "8bit":
         # bnb logs a warning on every int8 matmul that it casts bf16 inputs to fp16; that is
         # expected (the int8 kernel works in fp16) and would flood the log.
         logging.getLogger("bitsandbytes.autograd._functions").addFilter(_drop_cast_warning)
-        return BitsAndBytesConfig(load_in_8bit=True)
+        return BitsAndBytesConfig(load_in_8bit=True, llm_int8_skip_modules=skip_modules)
     return BitsAndBytesConfig(
         load_in_4bit=True,
         bnb_4bit_quant_type="nf4",
         bnb_4bit_use_double_quant=True,
         bnb_4bit_compute_dtype=compute_dtype,
+        llm_int8_skip_modules=skip_modules,
     )
 
 
 def _drop_cast_warning(record: logging.LogRecord) -> bool:
     return not str(record.msg).startswith("MatMul8bitLt: inputs will be cast")
+
+
+def _drop_kernels_warning(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith("Failed to load CPU gemm_4bit_forward")

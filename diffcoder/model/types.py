@@ -152,9 +152,12 @@ class SpecialIds:
 
 @dataclass(frozen=True)
 class LoadOptions:
-    """How to load a checkpoint: `auto` picks the device, dtype and quantization."""
+    """How to load a checkpoint: `auto` picks the device, dtype and quantization.
+    `progress_bars=False` keeps transformers' weight-loading bar off stderr (the language
+    server logs to its own file; the CLI shows it only on a terminal)."""
 
     device: str = "auto"
     quant: str = "auto"
-    dtype: str | None = None  # None: native bf16 where the hardware has it, else fp32
+    dtype: str | None = None  # None: bf16 (fp16 without bf16) on a GPU, fp32 on every CPU
     special_overrides: dict[str, int] | None = None
+    progress_bars: bool = True

@@ -58,11 +58,9 @@ class ScriptedBackend:
         """The tokenizer and special ids of the checkpoint at `path`; no weights are loaded."""
         import json
 
-        from transformers import PreTrainedTokenizerFast
+        from diffcoder.model.checkpoint_files import load_tokenizer, special_ids
 
-        from diffcoder.model.checkpoint_files import special_ids
-
-        tokenizer = PreTrainedTokenizerFast.from_pretrained(str(path), trust_remote_code=False)
+        tokenizer = load_tokenizer(Path(path))
         config = json.loads((Path(path) / "config.json").read_text(encoding="utf-8"))
         return cls(tokenizer, special_ids(tokenizer, config), answer, **options)
 

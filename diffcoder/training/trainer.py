@@ -18,7 +18,7 @@ from safetensors.torch import load_file
 from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
 
 from diffcoder.model import checkpoint_layout as layout
-from diffcoder.model.checkpoint_files import llama_config
+from diffcoder.model.checkpoint_files import llama_config, load_tokenizer
 from diffcoder.model.types import BLOCK_LENGTH
 from diffcoder.training.config import TrainConfig
 from diffcoder.training.corpus import Corpus, load_corpus
@@ -43,7 +43,7 @@ def _prepare_tokenizer(config: TrainConfig, corpus: Corpus) -> PreTrainedTokeniz
         texts = [f.text for f in corpus.train]
         tokenizer_json = layout.train_tokenizer_json(texts, config.vocab_size).encode("utf-8")
     layout.write_tokenizer_files(config.out, tokenizer_json)
-    return PreTrainedTokenizerFast.from_pretrained(str(config.out))
+    return load_tokenizer(config.out)
 
 
 def _special_ids(tokenizer: PreTrainedTokenizerFast) -> tuple[SampleIds, int]:
@@ -95,7 +95,7 @@ def heldout_accuracy(checkpoints: list[Path], config: TrainConfig) -> dict[str, 
     """Masked-token loss and accuracy of each checkpoint on the held-out set; all checkpoints
     must share the first one's tokenizer (a model and its untrained twin do)."""
     corpus = load_corpus(config.corpus_dir, config.max_files)
-    tokenizer = PreTrainedTokenizerFast.from_pretrained(str(checkpoints[0]))
+    tokenizer = load_tokenizer(Path(checkpoints[0]))
     special, mask_id = _special_ids(tokenizer)
     rows, masks = heldout_set(config, corpus, tokenizer, special)
     results = {}

@@ -28,9 +28,11 @@ def source(tmp_path):
 
 def test_edit_json_reports_region_outcome_and_stats(ckpt, source, capsys):
     argv = ["edit", "--model", str(ckpt), "--file", str(source), "--line", "4", "--json"]
-    assert main([*argv, "--instruction", "Handle the empty list."]) == 0
+    code = main([*argv, "--instruction", "Handle the empty list."])
     out = json.loads(capsys.readouterr().out)
+    assert code == (0 if out["outcome"] == "proposed" else 1)  # the exit-code table
     assert out["region"]["kind"] == "function" and out["region"]["start"]["line"] == 3
+    assert out["region"]["language"] == "python" and out["written"] is False
     assert out["finish_reason"] in {"eos", "stop", "length"} and out["nfe"] >= 1
     if out["rejected"]:
         assert out["replacements"] == [] and out["new_text"] == SOURCE
@@ -47,3 +49,32 @@ def test_scope_is_wired_into_the_cli(source, capsys):
     assert main(["scope", "--file", str(source), "--line", "8", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["kind"] == "function" and SOURCE[out["start_offset"] :].startswith("def two")
+
+
+@pytest.mark.parametrize(
+    ("name", "fallback"),
+    [
+        ("stats.py", "using python, from the extension of stats.py"),
+        ("stats", "lines and indentation, and the answer's syntax is not checked"),
+    ],
+)
+def test_edit_says_when_the_language_is_unknown(
+    ckpt, tmp_path, monkeypatch, capsys, name, fallback
+):
+    import diffcoder.cli.edit as edit_module
+    from diffcoder.testing.scripted_backend import ScriptedBackend
+
+    path = tmp_path / name
+    path.write_text(SOURCE, "utf-8")
+    answer = "def mean(xs):\n    return sum(xs) / len(xs)\n```"
+    monkeypatch.setattr(
+        edit_module,
+        "backend_from_args",
+        lambda args: ScriptedBackend.from_checkpoint(args.model, answer, steps=1),
+    )
+    argv = ["edit", "--model", str(ckpt), "--file", str(path), "--line", "4"]
+    assert main([*argv, "--language", "cobol", "--instruction", "x"]) == 0
+    err = capsys.readouterr().err
+    note = next(line for line in err.splitlines() if "note:" in line)
+    assert note.startswith("diffcoder edit: note: --language 'cobol' has no grammar here")
+    assert "supported: python, javascript" in note and fallback in note

@@ -106,3 +106,63 @@ def test_target_offsets_take_code_points_and_clamp_to_the_line_end() -> None:
     assert target_offsets(text, line=None, column=None, span=None) == (None, None)
     with pytest.raises(PositionError, match="--column needs --line"):
         target_offsets(text, line=None, column=1, span=None)
+
+
+def test_the_column_picks_between_definitions_on_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "two.js"
+    line = "function a() { return 1 } function b() { return 2 }"
+    path.write_text(f"const x = 1;\n\n{line}\n", encoding="utf-8")
+    for name in ("a", "b"):
+        column = line.index(f"function {name}") + 12
+        argv = ["--file", str(path), "--line", "2", "--column", str(column), "--json"]
+        code, out, _ = scope(argv, capsys)
+        payload = json.loads(out)
+        assert code == 0 and payload["name"] == name and payload["kind"] == "function"
+        assert payload["reason"].startswith(f"The cursor is inside function `{name}`")
+        assert payload["start"] == {"line": 2, "character": 0}
+
+
+@pytest.mark.parametrize(
+    ("filename", "kind", "fallback"),
+    [("f.py", "function", "using python, from the extension of f.py"), ("f", "lines", "lines")],
+)
+def test_an_unknown_language_is_said_on_stderr(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], filename: str, kind: str, fallback: str
+) -> None:
+    path = tmp_path / filename
+    path.write_text("def f():\n    return 1\n", encoding="utf-8")
+    argv = ["--file", str(path), "--language", "pyhton", "--line", "1", "--json"]
+    code, out, err = scope(argv, capsys)
+    assert code == 0 and json.loads(out)["kind"] == kind
+    assert "--language 'pyhton' has no grammar" in err and "supported: python, " in err
+    assert fallback in err and len(err.strip().splitlines()) == 1
+    code, _, err = scope(["--file", str(path), "--language", "py", "--line", "1"], capsys)
+    assert code == 0 and err == ""  # an alias is no news
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"x = 1\n\x00\x00\n", "looks binary (it contains NUL characters)"),
+        (b"x = 1\n" * (600 * 1024), "too large for DiffCoder"),
+    ],
+)
+def test_files_the_server_refuses_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, message: str
+) -> None:
+    path = tmp_path / "f.py"
+    path.write_bytes(content)
+    code, out, err = scope(["--file", str(path), "--line", "0", "--json"], capsys)
+    assert code == 2 and out == "" and message in err
+
+
+def test_past_the_end_says_how_many_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    path = FIXTURES / "sample.py"
+    count = len(path.read_bytes().decode("utf-8").splitlines()) + 1  # and the empty last one
+    code, _, err = scope(["--file", str(path), "--line", str(count)], capsys)
+    assert code == 2 and f"--line {count} is past the end" in err
+    assert f"it has {count} lines, 0 to {count - 1} (0-based)" in err
+    code, _, _ = scope(["--file", str(path), "--line", str(count - 1), "--json"], capsys)
+    assert code == 0

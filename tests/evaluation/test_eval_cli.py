@@ -12,13 +12,32 @@ def test_references_pass_and_originals_fail_on_synthetic_rows(canitedit_rows, ca
     assert main([*argv, "--check-references", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert (out["total"], out["passed"], out["before_passed"]) == (5, 5, 0)
+    assert (out["flaky"], out["env_errors"], out["env_errors_by_package"]) == ([], 0, {})
+    assert out["sandbox"].startswith(("namespaces", "bubblewrap"))
+    assert main([*argv, "--check-references"]) == 0  # the same, for people
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "after passing: 5/5 (all should pass)"
+    assert "flaky (outcome changed between runs): none" in lines
+    assert "environment errors (left out): 0" in lines
 
 
-def test_references_pass_and_originals_fail_on_editeval(editeval_path, capsys):
+def test_every_editeval_reference_passes_and_needs_nothing_missing(editeval_path, capsys):
+    """The acceptance check on the whole dev set: every gold program passes (a timing test that
+    failed once under load and passed on a rerun is named flaky), env_errors is 0, and an
+    original passes only where its tests time it."""
     argv = ["eval", "edit", "--dataset", str(editeval_path), "--format", "editeval"]
-    assert main([*argv, "--check-references", "--limit", "12", "--json"]) == 0
+    assert main([*argv, "--check-references", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert (out["total"], out["passed"], out["before_passed"]) == (12, 12, 0)
+    rows = {
+        row["task_id"]: row
+        for row in map(json.loads, editeval_path.read_text("utf-8").splitlines())
+    }
+    assert out["total"] == len(rows) == 194
+    assert out["failed"] == [] and out["env_errors"] == 0
+    flaky_gold = [f["id"] for f in out["flaky"] if f["program"] == "after"]
+    assert out["passed"] + len(flaky_gold) == out["total"]
+    for key in out["before_passed_ids"] + [f["id"] for f in out["flaky"]]:
+        assert "time.time()" in rows[key]["tests"], key
 
 
 def test_edit_run_writes_results_and_report(eval_ckpt, canitedit_rows, tmp_path, capsys):
@@ -74,3 +93,19 @@ def test_a_missing_dataset_is_a_clear_error(tmp_path, capsys):
     assert main([*argv, "--check-references"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("diffcoder eval: error:") and "none.jsonl" in err
+
+
+def test_a_failing_reference_exits_1(tmp_path, capsys):
+    row = {
+        "full_name": "0_wrong_gold",
+        "before": "def f():\n    return 1\n",
+        "after": "def f():\n    return 3\n",  # the gold itself fails its test
+        "tests": "assert f() == 2\n",
+        "instruction_descriptive": "return two",
+    }
+    data = tmp_path / "rows.jsonl"
+    data.write_text(json.dumps(row) + "\n", encoding="utf-8")
+    argv = ["eval", "edit", "--dataset", str(data), "--format", "canitedit"]
+    assert main([*argv, "--check-references", "--json"]) == 1
+    out = json.loads(capsys.readouterr().out)
+    assert [f["id"] for f in out["failed"]] == ["0_wrong_gold"] and out["env_errors"] == 0

@@ -85,10 +85,13 @@ async def wait_for_model(client: LanguageClient, timeout: float = 90.0) -> dict[
 
 
 def edit_args(uri: str, version: int | None, **extra: Any) -> dict[str, Any]:
+    """`diffcoder.edit`'s argument; `apply` is always explicit (True unless given), so these
+    tests do not depend on its default (a preview: test_errors.py pins it)."""
     args: dict[str, Any] = {
         "textDocument": {"uri": uri, "version": version},
         "position": {"line": 1, "character": 4},
         "instruction": "Swap the operands",
+        "apply": True,
     }
     return {**args, **extra}
 

@@ -17,10 +17,13 @@ from diffcoder.testing.scripted_backend import ScriptedBackend, ScriptedCall
 
 INFILL_ANSWER = "return 42\n"
 STEPS = 20
+BUG = "RAISE_A_BUG"  # a region holding this makes the backend raise: a bug, for the log tests
 
 
 def scripted_edit(draft: str) -> str:
     """The region's new text: `a + b` becomes `b + a`; else a comment goes on top."""
+    if BUG in draft:
+        raise RuntimeError("a scripted bug")
     if "a + b" in draft:
         return draft.replace("a + b", "b + a", 1)
     return "# edited by the script\n" + draft

@@ -279,3 +279,53 @@ async def test_completion_fallback_offers_the_infill(client: LanguageClient):
     )
     result = await client.text_document_completion_async(params)
     assert [item.text_edit.new_text for item in result.items] == ["return 42\n"]
+
+
+async def test_closing_the_document_cancels_its_edit(client: LanguageClient):
+    uri = "file:///tmp/close-edit.py"
+    open_document(client, uri)
+    before = len(client.recorder.requests)
+    edit = asyncio.ensure_future(execute(client, "diffcoder.edit", edit_args(uri, 1)))
+    await asyncio.sleep(0.3)
+    assert (await status(client))["inFlight"] == 1
+    client.text_document_did_close(
+        types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
+    )
+    result = await edit
+    assert result["outcome"] == "cancelled" and "closed" in result["detail"]
+    assert result["applied"] is False and result["edit"] is None
+    await asyncio.sleep(0.3)
+    assert len(client.recorder.requests) == before
+    assert (await status(client))["inFlight"] == 0
+
+
+async def test_closing_the_document_cancels_its_infill(client: LanguageClient):
+    uri = "file:///tmp/close-infill.py"
+    open_document(client, uri, "def answer():\n    \n")
+    params = types.InlineCompletionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri),
+        position=types.Position(1, 4),
+        context=types.InlineCompletionContext(
+            trigger_kind=types.InlineCompletionTriggerKind.Automatic
+        ),
+    )
+    infill = asyncio.ensure_future(client.text_document_inline_completion_async(params))
+    await asyncio.sleep(0.3)
+    assert (await status(client))["inFlight"] == 1
+    client.text_document_did_close(
+        types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
+    )
+    assert not (await infill).items
+    assert (await status(client))["inFlight"] == 0
+
+
+async def test_closing_another_document_leaves_the_edit_alone(client: LanguageClient):
+    uri, other = "file:///tmp/keep-edit.py", "file:///tmp/keep-other.py"
+    open_document(client, uri)
+    open_document(client, other)
+    edit = asyncio.ensure_future(execute(client, "diffcoder.edit", edit_args(uri, 1, apply=False)))
+    await asyncio.sleep(0.3)
+    client.text_document_did_close(
+        types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=other))
+    )
+    assert (await edit)["outcome"] == "proposed"

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from diffcoder.editing.infill_pipeline import trim_middle
-from diffcoder.lsp_server.documents import RequestFailed
+from diffcoder.lsp_server.documents import InternalError, RequestFailed
 from diffcoder.lsp_server.server import guarded
 from diffcoder.lsp_server.settings import DEFAULT_INSTRUCTIONS, parse_settings
 
@@ -59,7 +59,13 @@ def test_guard_turns_out_of_memory_into_advice():
         raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
     with pytest.raises(RequestFailed, match="ran out of memory.*4bit"):
-        asyncio.run(guarded(handler)(None, None))
+        guarded(handler)(None, None)
+
+    async def decoding(ls, params):
+        raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    with pytest.raises(RequestFailed, match="ran out of memory.*4bit"):
+        asyncio.run(guarded(decoding)(None, None))
 
 
 def test_guard_explains_unexpected_errors_and_keeps_rpc_errors():
@@ -69,10 +75,16 @@ def test_guard_explains_unexpected_errors_and_keeps_rpc_errors():
     def refused(ls, params):
         raise RequestFailed("stale")
 
-    with pytest.raises(RequestFailed, match="internal error.*KeyError"):
-        asyncio.run(guarded(broken)(None, None))
+    async def refused_later(ls, params):
+        raise RequestFailed("stale")
+
+    with pytest.raises(InternalError, match="internal error.*KeyError") as raised:
+        guarded(broken)(None, None)
+    assert raised.value.code == -32603  # JSON-RPC InternalError: a bug, not a refusal
     with pytest.raises(RequestFailed, match="^stale$"):
-        asyncio.run(guarded(refused)(None, None))
+        guarded(refused)(None, None)
+    with pytest.raises(RequestFailed, match="^stale$"):
+        asyncio.run(guarded(refused_later)(None, None))
 
 
 def test_the_server_starts_without_torch():

@@ -41,3 +41,17 @@ def real_tokenizer_json(shared_dir: Path) -> Path:
     if not path.is_file():
         pytest.skip(f"real tokenizer {path} is absent")
     return path
+
+
+@pytest.fixture(scope="session")
+def sharded_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`tiny_ckpt`'s weights in two shards with an HF-style model.safetensors.index.json."""
+    return make_tiny_checkpoint(tmp_path_factory.mktemp("sharded") / "ckpt", seed=0, shards=2)
+
+
+@pytest.fixture(scope="session")
+def packable_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Like `tiny_ckpt`, with an MLP width (192) that every bitsandbytes 4-bit CPU kernel takes:
+    every projection is [32k, 64m], so 4-bit quantizes all of them on every x86-64 CPU."""
+    path = tmp_path_factory.mktemp("packable") / "ckpt"
+    return make_tiny_checkpoint(path, seed=0, intermediate=192)

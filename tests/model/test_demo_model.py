@@ -16,7 +16,9 @@ from diffcoder.model.types import DecodeConfig, LoadOptions
 
 @pytest.fixture(scope="module")
 def engine() -> DiffusionEngine:
-    return load_engine(demo_model_path(), LoadOptions(device="cpu", quant="none"))
+    # float32 pinned: the exact answers below must not depend on the default or the CPU.
+    options = LoadOptions(device="cpu", quant="none", dtype="float32")
+    return load_engine(demo_model_path(), options)
 
 
 def test_it_is_a_stable_diffcoder_shaped_checkpoint(engine):

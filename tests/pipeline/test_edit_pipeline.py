@@ -110,3 +110,24 @@ def test_sampling_settings_reach_the_decoder(engine):
     backend = scripted(engine, "def mean(xs):\n    return 0\n```")
     run_edit(backend, request(temperature=0.4, seed=7))
     assert (backend.calls[0].config.temperature, backend.calls[0].config.seed) == (0.4, 7)
+
+
+def test_an_instruction_too_long_is_refused_before_decoding(engine):
+    from diffcoder.editing.budgets import PromptTooLongError
+
+    backend = scripted(engine, "def mean(xs):\n    return 0\n```")
+    with pytest.raises(PromptTooLongError) as error:
+        run_edit(backend, request(instruction="Handle it. " * 3000, context_tokens=2048))
+    message = str(error.value)
+    assert message.startswith("the instruction is too long: ") and "by at least" in message
+    assert "smaller region" not in message and backend.calls == []
+
+
+def test_the_column_names_the_function_the_pipeline_edits(engine):
+    text = "function a() { return 1 } function b() { return 2 }\n"
+    backend = scripted(engine, "function a() { return 1 } function b() { return 3 }\n```")
+    result = run_edit(
+        backend, request(text=text, path="ab.js", cursor=text.index("return 2"), instruction="3")
+    )
+    assert result.region.name == "b" and "function `a` shares a line" in result.region.reason
+    assert result.new_text == text.replace("return 2", "return 3")

@@ -5,11 +5,11 @@
 (lexical_declaration
   (variable_declarator
     name: (identifier) @name
-    value: [(arrow_function) (function_expression) (generator_function)])) @function
+    value: [(arrow_function) (function_expression) (generator_function)]) @function)
 (variable_declaration
   (variable_declarator
     name: (identifier) @name
-    value: [(arrow_function) (function_expression) (generator_function)])) @function
+    value: [(arrow_function) (function_expression) (generator_function)]) @function)
 
 (method_definition name: (_) @name) @method
 
@@ -19,7 +19,11 @@
 (program (variable_declaration (variable_declarator name: (identifier) @name)) @variable)
 (class_body (field_definition property: (_) @name) @variable)
 
+; A function held by a declaration (`const f = () => …`) is its declarator, so the cursor's column
+; tells apart `const a = () => 1, b = () => 2`; the declaration around it is a wrapper.
 (export_statement) @wrapper
+(lexical_declaration) @wrapper
+(variable_declaration) @wrapper
 
 (import_statement) @import
 

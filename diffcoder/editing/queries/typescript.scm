@@ -5,11 +5,11 @@
 (lexical_declaration
   (variable_declarator
     name: (identifier) @name
-    value: [(arrow_function) (function_expression) (generator_function)])) @function
+    value: [(arrow_function) (function_expression) (generator_function)]) @function)
 (variable_declaration
   (variable_declarator
     name: (identifier) @name
-    value: [(arrow_function) (function_expression) (generator_function)])) @function
+    value: [(arrow_function) (function_expression) (generator_function)]) @function)
 
 (method_definition name: (_) @name) @method
 
@@ -23,7 +23,11 @@
 (type_alias_declaration name: (_) @name) @variable
 (class_body (public_field_definition name: (_) @name) @variable)
 
+; A function held by a declaration (`const f = () => …`) is its declarator, so the cursor's column
+; tells apart `const a = () => 1, b = () => 2`; the declaration around it is a wrapper.
 (export_statement) @wrapper
+(lexical_declaration) @wrapper
+(variable_declaration) @wrapper
 
 (internal_module) @namespace
 (module) @namespace

@@ -44,8 +44,8 @@ export interface StatusReply {
     settings: Record<string, unknown>;
 }
 
-/** `diffcoder/status`: the model's state and the settings in force. Always send `{}` as params:
- *  pygls cannot parse a custom request without a `params` member and never answers it. */
+/** `diffcoder/status`: the model's state and the settings in force. The server takes `{}`, null
+ *  or no params at all; the extension sends `{}`. */
 export type StatusParams = Record<string, never>;
 export const status = new RequestType<StatusParams, StatusReply, void>(STATUS_REQUEST);
 
@@ -59,6 +59,7 @@ export interface EditArgs {
     range?: Range;
     position?: Position;
     instruction: string;
+    /** false unless given: the edit comes back for a preview; true: the server applies it. */
     apply?: boolean;
 }
 

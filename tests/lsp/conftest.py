@@ -84,6 +84,20 @@ async def wait_for_model(client: LanguageClient, timeout: float = 90.0) -> dict[
         await asyncio.sleep(0.1)
 
 
+def inline_params(
+    uri: str, line: int = 1, character: int = 4, *, typed: bool = False
+) -> types.InlineCompletionParams:
+    """An inline completion request at (line, character): asked for (Invoked), or while typing."""
+    kind = types.InlineCompletionTriggerKind
+    return types.InlineCompletionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri),
+        position=types.Position(line, character),
+        context=types.InlineCompletionContext(
+            trigger_kind=kind.Automatic if typed else kind.Invoked
+        ),
+    )
+
+
 def edit_args(uri: str, version: int | None, **extra: Any) -> dict[str, Any]:
     """`diffcoder.edit`'s argument; `apply` is always explicit (True unless given), so these
     tests do not depend on its default (a preview: test_errors.py pins it)."""

@@ -5,10 +5,16 @@ from __future__ import annotations
 
 import pytest
 import pytest_lsp
-from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from tests.lsp.conftest import SERVER_ENV, initialize, open_document, server_command, wait_for_model
+from tests.lsp.conftest import (
+    SERVER_ENV,
+    initialize,
+    inline_params,
+    open_document,
+    server_command,
+    wait_for_model,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -32,12 +38,6 @@ async def test_the_demo_model_is_the_default_and_completes_obvious_code(client: 
     assert state["model"]["path"].endswith("demo_checkpoint")
     uri = "file:///tmp/add.py"
     open_document(client, uri, "def add(a, b):\n\n")
-    params = types.InlineCompletionParams(
-        text_document=types.TextDocumentIdentifier(uri=uri),
-        position=types.Position(1, 0),
-        context=types.InlineCompletionContext(
-            trigger_kind=types.InlineCompletionTriggerKind.Invoked
-        ),
-    )
+    params = inline_params(uri, 1, 0)
     result = await client.text_document_inline_completion_async(params)
     assert [item.insert_text for item in result.items] == ["    return a + b\n"]

@@ -20,6 +20,7 @@ from tests.lsp.conftest import (
     edit_args,
     execute,
     initialize,
+    inline_params,
     open_document,
     server_command,
     status,
@@ -51,13 +52,7 @@ async def test_requests_during_the_load(client: LanguageClient):
     open_document(client, uri)
 
     started = time.monotonic()
-    params = types.InlineCompletionParams(
-        text_document=types.TextDocumentIdentifier(uri=uri),
-        position=types.Position(1, 4),
-        context=types.InlineCompletionContext(
-            trigger_kind=types.InlineCompletionTriggerKind.Invoked
-        ),
-    )
+    params = inline_params(uri)
     assert not (await client.text_document_inline_completion_async(params)).items
     assert time.monotonic() - started < LOAD_DELAY - 0.5
 

@@ -23,6 +23,7 @@ from tests.lsp.conftest import (
     edit_args,
     execute,
     initialize,
+    inline_params,
     open_document,
     server_command,
     status,
@@ -240,13 +241,7 @@ async def test_inline_completion_gives_one_item_with_a_range(client: LanguageCli
     uri = "file:///tmp/infill.py"
     text = "def answer():\n    \n"
     open_document(client, uri, text)
-    params = types.InlineCompletionParams(
-        text_document=types.TextDocumentIdentifier(uri=uri),
-        position=types.Position(1, 4),
-        context=types.InlineCompletionContext(
-            trigger_kind=types.InlineCompletionTriggerKind.Invoked
-        ),
-    )
+    params = inline_params(uri)
     result = await client.text_document_inline_completion_async(params)
     items = result.items if isinstance(result, types.InlineCompletionList) else result
     assert len(items) == 1
@@ -257,13 +252,7 @@ async def test_inline_completion_gives_one_item_with_a_range(client: LanguageCli
 async def test_newer_inline_request_cancels_the_older(client: LanguageClient):
     uri = "file:///tmp/typing.py"
     open_document(client, uri, "def answer():\n    \n")
-    params = types.InlineCompletionParams(
-        text_document=types.TextDocumentIdentifier(uri=uri),
-        position=types.Position(1, 4),
-        context=types.InlineCompletionContext(
-            trigger_kind=types.InlineCompletionTriggerKind.Automatic
-        ),
-    )
+    params = inline_params(uri, typed=True)
     older = asyncio.ensure_future(client.text_document_inline_completion_async(params))
     await asyncio.sleep(0.3)
     newer = await client.text_document_inline_completion_async(params)
@@ -302,13 +291,7 @@ async def test_closing_the_document_cancels_its_edit(client: LanguageClient):
 async def test_closing_the_document_cancels_its_infill(client: LanguageClient):
     uri = "file:///tmp/close-infill.py"
     open_document(client, uri, "def answer():\n    \n")
-    params = types.InlineCompletionParams(
-        text_document=types.TextDocumentIdentifier(uri=uri),
-        position=types.Position(1, 4),
-        context=types.InlineCompletionContext(
-            trigger_kind=types.InlineCompletionTriggerKind.Automatic
-        ),
-    )
+    params = inline_params(uri, typed=True)
     infill = asyncio.ensure_future(client.text_document_inline_completion_async(params))
     await asyncio.sleep(0.3)
     assert (await status(client))["inFlight"] == 1

@@ -20,6 +20,7 @@ from tests.lsp.conftest import (
     edit_args,
     execute,
     initialize,
+    inline_params,
     open_document,
     server_command,
     status,
@@ -78,13 +79,7 @@ async def test_real_model_edit_gives_a_clear_result(client: LanguageClient):
 async def test_real_model_inline_completion_items_have_ranges(client: LanguageClient):
     uri = "file:///tmp/tiny-infill.py"
     open_document(client, uri, "def f(x):\n    \n")
-    params = types.InlineCompletionParams(
-        text_document=types.TextDocumentIdentifier(uri=uri),
-        position=types.Position(1, 4),
-        context=types.InlineCompletionContext(
-            trigger_kind=types.InlineCompletionTriggerKind.Invoked
-        ),
-    )
+    params = inline_params(uri)
     result = await client.text_document_inline_completion_async(params)
     # noise may trim to nothing: no item, or one non-empty item at the cursor
     shape = [(item.range.start, bool(item.insert_text)) for item in result.items]

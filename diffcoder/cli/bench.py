@@ -24,21 +24,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     bench = subparsers.add_parser("bench", help="benchmarks that print figures")
     kinds = bench.add_subparsers(dest="bench", required=True)
 
-    decode = kinds.add_parser("decode", help="parity vs fast decoding, side by side")
-    defaults = DecodeBenchSettings()
-    decode.add_argument("--out", type=Path, default=defaults.out, help=_OUT_HELP)
-    decode.add_argument("--max-new-tokens", type=positive_int, default=defaults.max_new_tokens)
-    decode.add_argument("--repeats", type=positive_int, default=defaults.repeats)
-    decode.add_argument("--quick", action="store_true", help="tiny checkpoints only")
-    decode.set_defaults(run=run_decode)
-
-    draft = kinds.add_parser("draft", help="draft-accelerated vs plain decoding")
-    defaults = DraftBenchSettings()
-    draft.add_argument("--out", type=Path, default=defaults.out, help=_OUT_HELP)
-    draft.add_argument("--max-new-tokens", type=positive_int, default=defaults.max_new_tokens)
-    draft.add_argument("--repeats", type=positive_int, default=defaults.repeats)
-    draft.add_argument("--quick", action="store_true", help="a tiny checkpoint instead of ~30M")
-    draft.set_defaults(run=run_draft)
+    _add_decoding_bench(
+        kinds, DecodeBenchSettings, "parity vs fast decoding, side by side", "tiny checkpoints only"
+    )
+    _add_decoding_bench(
+        kinds,
+        DraftBenchSettings,
+        "draft-accelerated vs plain decoding",
+        "a tiny checkpoint instead of ~30M",
+    )
 
     scope = kinds.add_parser("scope", help="EditEval scoping figures")
     scope.add_argument("--data", type=Path, default=None, help="EditEval jsonl (default: shared)")
@@ -78,22 +72,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     every.set_defaults(run=run_all)
 
 
-def run_decode(args: argparse.Namespace) -> int:
+def _add_decoding_bench(kinds, settings_type, help: str, quick_help: str) -> None:
+    """`bench decode` and `bench draft`: the same flags, each with its own defaults."""
+    parser = kinds.add_parser(settings_type.name, help=help)
+    defaults = settings_type()
+    parser.add_argument("--out", type=Path, default=defaults.out, help=_OUT_HELP)
+    parser.add_argument("--max-new-tokens", type=positive_int, default=defaults.max_new_tokens)
+    parser.add_argument("--repeats", type=positive_int, default=defaults.repeats)
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.set_defaults(run=run_decoding_bench, settings_type=settings_type)
+
+
+def run_decoding_bench(args: argparse.Namespace) -> int:
     from diffcoder.benchmarking.decode import run_decode_benchmark
-
-    settings = DecodeBenchSettings(
-        out=args.out, max_new_tokens=args.max_new_tokens, repeats=args.repeats, quick=args.quick
-    )
-    return run_decode_benchmark(settings)
-
-
-def run_draft(args: argparse.Namespace) -> int:
     from diffcoder.benchmarking.draft import run_draft_benchmark
 
-    settings = DraftBenchSettings(
+    settings = args.settings_type(
         out=args.out, max_new_tokens=args.max_new_tokens, repeats=args.repeats, quick=args.quick
     )
-    return run_draft_benchmark(settings)
+    run = run_draft_benchmark if isinstance(settings, DraftBenchSettings) else run_decode_benchmark
+    return run(settings)
 
 
 def run_scope(args: argparse.Namespace) -> int:

@@ -171,6 +171,15 @@ def _references_lines(result: dict[str, Any], gold: str, original: str) -> list[
     ]
 
 
+def _references_checked(
+    args: argparse.Namespace, result: dict[str, Any], gold: str, original: str
+) -> int:
+    """Show a `--check-references` result and give its exit code."""
+    _report_env_errors(result["env_errors_by_package"], args.python)
+    _emit(args, result, _references_lines(result, gold, original))
+    return references_status(result)
+
+
 def references_status(result: dict[str, Any]) -> int:
     """The exit code of `--check-references` (README's table): 2 when packages are missing (the
     environment is incomplete), 1 when a reference fails, 0 when all pass (flaky ones are named)."""
@@ -217,9 +226,7 @@ def run_edit_eval(args: argparse.Namespace) -> int:
     limits = _limits(args)
     if args.check_references:
         result = check_references(problems, limits, workers=args.workers)
-        _report_env_errors(result["env_errors_by_package"], args.python)
-        _emit(args, result, _references_lines(result, "after", "before"))
-        return references_status(result)
+        return _references_checked(args, result, "after", "before")
     problems, env_errors = split_by_environment(problems, limits)
     _report_env_errors(env_summary(env_errors)["env_errors_by_package"], args.python)
     temperature = args.temperature
@@ -274,9 +281,7 @@ def run_infill_eval(args: argparse.Namespace) -> int:
     limits = _limits(args)
     if args.check_references:
         result = check_infill_references(problems, limits, workers=args.workers)
-        _report_env_errors(result["env_errors_by_package"], args.python)
-        _emit(args, result, _references_lines(result, "gold middles", "empty middles"))
-        return references_status(result)
+        return _references_checked(args, result, "gold middles", "empty middles")
     problems, env_errors = split_by_environment(problems, limits)
     _report_env_errors(env_summary(env_errors)["env_errors_by_package"], args.python)
     backend = backend_from_args(args)

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from pathlib import Path
@@ -18,6 +19,10 @@ from diffcoder.cli.options import positive_int
 from diffcoder.editing.budgets import DEFAULT_REGION_TOKENS
 
 _OUT_HELP = "write table + plot here"
+
+# Benchmarks with a CLI module of their own: each has `register_bench(kinds)`, which adds its
+# sub-command to `diffcoder bench` (imports of torch stay inside its handler).
+BENCH_MODULES: tuple[str, ...] = ()
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -65,6 +70,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     demo.add_argument("--untrained", type=Path, default=None, help="its untrained twin")
     demo.add_argument("--out", type=Path, default=None, help="write demo-model-examples.md")
     demo.set_defaults(run=run_demo_model)
+
+    for name in BENCH_MODULES:
+        importlib.import_module(name).register_bench(kinds)
 
     every = kinds.add_parser("all", help="every benchmark, into docs/benchmarks.md")
     every.add_argument("--out", type=Path, default=Path("docs"), help="where the pages go")

@@ -13,7 +13,8 @@ from collections.abc import Callable
 import torch
 
 from diffcoder.model.canvas import Canvas
-from diffcoder.model.draft import DraftCursor, Verification, verify_draft
+from diffcoder.model.draft import Verification, verify_draft
+from diffcoder.model.draft_cursor import DraftCursor
 from diffcoder.model.runtime import BlockDiffusionLM
 from diffcoder.model.selection import choose_tokens, commit_count, select_commits
 from diffcoder.model.types import (

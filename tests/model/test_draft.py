@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from diffcoder.model.canvas import Canvas
-from diffcoder.model.draft import DraftCursor, Verification, verification_mask, verify_draft
+from diffcoder.model.draft import Verification, verification_mask, verify_draft
+from diffcoder.model.draft_cursor import DraftCursor
 from diffcoder.model.runtime import BlockDiffusionLM
 from diffcoder.model.sampler import generate
 from diffcoder.model.selection import step_schedule

@@ -50,6 +50,12 @@ class GenerationBackend(Protocol):
     @property
     def special(self) -> SpecialIds: ...
 
+    @property
+    def concurrency(self) -> int:
+        """How many `generate` calls may run at once from different threads (1: call it from
+        one thread at a time). A batching backend shares forwards between them."""
+        ...
+
     def generate(
         self,
         prompt_ids: list[int],

@@ -39,6 +39,10 @@ class DiffusionEngine:
     def special(self) -> SpecialIds:
         return self.loaded.special
 
+    @property
+    def concurrency(self) -> int:
+        return 1  # one request at a time; the batching scheduler shares forwards
+
     def describe(self) -> BackendInfo:
         loaded = self.loaded
         summary = loaded.reason

@@ -72,6 +72,10 @@ class ScriptedBackend:
     def special(self) -> SpecialIds:
         return self._special
 
+    @property
+    def concurrency(self) -> int:
+        return 1
+
     def describe(self) -> BackendInfo:
         return BackendInfo(
             summary=f"{self.name} backend (answers from a script)",

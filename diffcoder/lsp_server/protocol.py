@@ -137,15 +137,20 @@ class InfillStats(_Wire):
             "model_seconds": round(model_s, 4),
             "server_seconds": round(max(request_seconds - model_s, 0.0), 4),
         }
-        if "draft_accepted_tokens" in cls.model_fields:
-            values["draft_accepted_tokens"] = stats["draft_accepted_tokens"]
+        for extra in ("forwards_per_token", "draft_accepted_tokens", "draft_accepted_share"):
+            if extra in cls.model_fields:
+                values[extra] = stats[extra]
         return cls(**values)
 
 
 class EditStats(InfillStats):
-    """An edit's figures: an infill's, plus the draft tokens verification accepted."""
+    """An edit's figures: an infill's, plus what the draft (the region as it was) saved:
+    forwards per generated token (1.0 is autoregressive decoding) and the tokens, and share of
+    the generated tokens, that draft verification accepted."""
 
+    forwards_per_token: float
     draft_accepted_tokens: int
+    draft_accepted_share: float
 
 
 class EditReply(_Wire):

@@ -117,6 +117,16 @@ class GenerationResult:
         return len(self.token_ids) / self.nfe if self.nfe else 0.0
 
     @property
+    def forwards_per_token(self) -> float:
+        """Forwards per generated token: 1.0 is autoregressive decoding's cost."""
+        return self.nfe / len(self.token_ids) if self.token_ids else 0.0
+
+    @property
+    def draft_accepted_share(self) -> float:
+        """The share of the generated tokens that draft verification accepted."""
+        return min(self.draft_accepted_tokens / len(self.token_ids), 1.0) if self.token_ids else 0.0
+
+    @property
     def model_seconds(self) -> float:
         return self.prefill_seconds + self.decode_seconds
 
@@ -128,7 +138,9 @@ class GenerationResult:
             "prompt_tokens": self.prompt_tokens,
             "nfe": self.nfe,
             "tokens_per_forward": round(self.tokens_per_forward, 4),
+            "forwards_per_token": round(self.forwards_per_token, 4),
             "draft_accepted_tokens": self.draft_accepted_tokens,
+            "draft_accepted_share": round(self.draft_accepted_share, 4),
             "prefill_seconds": round(self.prefill_seconds, 6),
             "decode_seconds": round(self.decode_seconds, 6),
             "model_seconds": round(self.model_seconds, 6),

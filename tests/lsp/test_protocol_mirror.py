@@ -99,7 +99,9 @@ def test_the_edit_reply_keeps_every_key_clients_read():
         "generatedTokens",
         "promptTokens",
         "forwards",
+        "forwardsPerToken",
         "draftAcceptedTokens",
+        "draftAcceptedShare",
         "modelSeconds",
         "serverSeconds",
     }

@@ -74,7 +74,9 @@ export interface EditStats {
     generatedTokens: number;
     promptTokens: number;
     forwards: number;
+    forwardsPerToken: number;
     draftAcceptedTokens: number;
+    draftAcceptedShare: number;
     modelSeconds: number;
     serverSeconds: number;
 }

@@ -1,7 +1,11 @@
 """`DiffCoder: …` code actions: offered for free, computed only when chosen.
 
-Clients with `codeAction/resolve` for `edit` get the edit on resolve; others get a
-`diffcoder.edit` command that computes and applies it.
+Every action's `data` is a `CodeActionData` (the edit's document, range and instruction), so a
+client can run it its own way without resolving it (the VS Code extension opens its diff review).
+Clients with `codeAction/resolve` for `edit` get the edit on resolve, annotated with
+`needsConfirmation` where they support change annotations; others get a `diffcoder.edit`
+command that computes and applies it. Never both: a client applies an action's edit and then
+runs its command, which would run the edit twice.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from diffcoder.editing.positions import LineIndex
 from diffcoder.lsp_server import edits
 from diffcoder.lsp_server.context import RequestContext
 from diffcoder.lsp_server.documents import RequestFailed
-from diffcoder.lsp_server.protocol import EDIT_COMMAND
+from diffcoder.lsp_server.protocol import EDIT_COMMAND, CodeActionData
 
 logger = logging.getLogger(__name__)
 _converter = get_converter()
@@ -50,15 +54,18 @@ def code_actions(
     only = [str(getattr(k, "value", k)) for k in (params.context.only or [])] or None
 
     def action(title, kind, instruction, where: types.Range, diagnostics=None) -> types.CodeAction:
-        args = {
-            "textDocument": {"uri": uri, "version": document.version},
-            "range": _converter.unstructure(where),
-            "instruction": instruction,
-        }
-        if resolve:
-            return types.CodeAction(title, kind=kind, diagnostics=diagnostics, data=args)
-        command = types.Command(title, command=EDIT_COMMAND, arguments=[{**args, "apply": True}])
-        return types.CodeAction(title, kind=kind, diagnostics=diagnostics, command=command)
+        data = CodeActionData.model_validate(
+            {
+                "textDocument": {"uri": uri, "version": document.version},
+                "range": _converter.unstructure(where),
+                "instruction": instruction,
+            }
+        )
+        found = types.CodeAction(title, kind=kind, diagnostics=diagnostics, data=data.to_json())
+        if not resolve:
+            arguments = [data.edit_args(apply=True)]
+            found.command = types.Command(title, command=EDIT_COMMAND, arguments=arguments)
+        return found
 
     actions = []
     fix = types.CodeActionKind.QuickFix
@@ -110,4 +117,38 @@ async def resolve_code_action(ctx: RequestContext, action: types.CodeAction) -> 
         ctx.editor.show(f"{action.title}: {outcome.detail}", types.MessageType.Warning)
         return action
     action.edit = outcome.edit
+    if action.edit is not None and ctx.editor.takes_change_annotations:
+        action.edit = annotated(action.edit, action.title, str(action.data.get("instruction")))
     return action
+
+
+ANNOTATION_ID = "diffcoder"
+
+
+def annotated(edit: types.WorkspaceEdit, title: str, instruction: str) -> types.WorkspaceEdit:
+    """`edit` with every text edit under one change annotation that asks the user to confirm
+    it (`needsConfirmation`): the client shows it for review before it lands."""
+
+    def mark(edits: Sequence[types.TextEdit]) -> list[types.TextEdit]:
+        return [
+            types.AnnotatedTextEdit(range=e.range, new_text=e.new_text, annotation_id=ANNOTATION_ID)
+            for e in edits
+        ]
+
+    changes = None
+    if edit.changes is not None:
+        changes = {uri: mark(edits) for uri, edits in edit.changes.items()}
+    document_changes = None
+    if edit.document_changes is not None:
+        document_changes = [
+            types.TextDocumentEdit(text_document=change.text_document, edits=mark(change.edits))
+            if isinstance(change, types.TextDocumentEdit)
+            else change
+            for change in edit.document_changes
+        ]
+    note = types.ChangeAnnotation(label=title, needs_confirmation=True, description=instruction)
+    return types.WorkspaceEdit(
+        changes=changes,
+        document_changes=document_changes,
+        change_annotations={ANNOTATION_ID: note},
+    )

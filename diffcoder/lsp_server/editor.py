@@ -35,6 +35,13 @@ class Editor:
         return bool(edit and edit.document_changes)
 
     @property
+    def takes_change_annotations(self) -> bool:
+        """Change annotations (`needsConfirmation`) in a `WorkspaceEdit`."""
+        workspace = self.capabilities.workspace
+        edit = workspace.workspace_edit if workspace else None
+        return bool(edit and edit.change_annotation_support)
+
+    @property
     def resolves_code_action_edits(self) -> bool:
         """`codeAction/resolve` may fill in `edit` (else an action carries a command)."""
         text = self.capabilities.text_document

@@ -17,7 +17,8 @@ from pydantic import ValidationError
 from pygls.exceptions import JsonRpcInvalidParams
 
 from diffcoder.editing.budgets import PromptTooLongError
-from diffcoder.editing.edit_pipeline import EditRequest, EditResult, run_edit
+from diffcoder.editing.edit_pipeline import EditRequest, EditResult, prepare_edit, run_edit
+from diffcoder.lsp_server import edit_report
 from diffcoder.lsp_server.context import RequestContext
 from diffcoder.lsp_server.documents import (
     DocumentSnapshot,
@@ -29,6 +30,7 @@ from diffcoder.lsp_server.documents import (
 from diffcoder.lsp_server.jobs import Job
 from diffcoder.lsp_server.protocol import (
     EDIT_PROGRESS_PREFIX,
+    DocumentRef,
     EditArgs,
     EditRegion,
     EditReply,
@@ -36,10 +38,13 @@ from diffcoder.lsp_server.protocol import (
     Outcome,
     Position,
     Range,
+    RegionReport,
     problems,
 )
 from diffcoder.lsp_server.settings import Settings
-from diffcoder.model.types import StepInfo
+from diffcoder.lsp_server.work_done import WorkDone
+from diffcoder.model.backend import GenerationBackend
+from diffcoder.model.types import CancelFlag, StepInfo
 
 _converter = get_converter()
 MODEL_WAIT_S = 120.0  # how long a request waits for a model that is still loading
@@ -72,25 +77,29 @@ class EditOutcome:
 
     def reply(self) -> EditReply:
         """The `diffcoder.edit` answer: the one place its keys are filled in."""
-        result, region = self.result, self.result.region
+        result = self.result
         ended_early = self.outcome in ("refused", "cancelled")
-        written = result.new_region_text
-        changed = written != result.prompt.answer_context.original_text
-        where = self.doc.range(region.start, region.end)
+        proposal = edit_report.proposal_text(result) if self.outcome == "refused" else None
+        context = result.prompt.answer_context
+        proposal_range = None
+        if proposal is not None:
+            proposal_range = _range(self.doc.range(context.start, context.end))
         return EditReply(
             applied=self.outcome == "applied",
             edit=None if self.edit is None or ended_early else _converter.unstructure(self.edit),
-            region=EditRegion(
-                range=Range.model_validate(_converter.unstructure(where)),
-                kind=region.kind,
-                reason=region.reason,
-                name=region.name,
-            ),
+            region=_region(self.doc, result),
             finish_reason=result.finish_reason,
-            rejected=self.detail if ended_early else None,
+            # the pipeline's short reason for a refusal (what older clients and the evaluation
+            # harness compare); `detail` explains it in full
+            rejected=result.detail
+            if self.outcome == "refused"
+            else self.detail
+            if ended_early
+            else None,
             cancelled=self.outcome == "cancelled",
             reason=self.detail,
-            proposal=written if ended_early and changed else None,
+            proposal=proposal,
+            proposal_range=proposal_range,
             version=self.doc.version,
             stats=EditStats.of(result.generation.stats(), self.request_seconds),
             outcome=self.outcome,
@@ -100,6 +109,16 @@ class EditOutcome:
     def but(self, outcome: Outcome, detail: str | None) -> EditOutcome:
         """The same edit, ended differently (the server's checks after the pipeline)."""
         return replace(self, outcome=outcome, detail=detail)
+
+
+def _range(where: types.Range) -> Range:
+    return Range.model_validate(_converter.unstructure(where))
+
+
+def _region(doc: DocumentSnapshot, result: EditResult) -> EditRegion:
+    region = result.region
+    where = _range(doc.range(region.start, region.end))
+    return EditRegion(range=where, kind=region.kind, reason=region.reason, name=region.name)
 
 
 def edit_request(args: EditArgs, doc: DocumentSnapshot, settings: Settings) -> EditRequest:
@@ -164,23 +183,46 @@ def stale(ctx: RequestContext, doc: DocumentSnapshot) -> str | None:
     )
 
 
+def _announced_edit(
+    backend: GenerationBackend,
+    request: EditRequest,
+    *,
+    doc: DocumentSnapshot,
+    progress: WorkDone,
+    cancel: CancelFlag,
+) -> EditResult:
+    """`run_edit` on the model thread, with the region announced before decoding (a `$/progress`
+    report with `RegionReport`'s keys) and a percentage that follows the answer's length."""
+    _, region, prompt = prepare_edit(backend.tokenizer, request)  # cheap next to decoding
+    expected = edit_report.expected_tokens(prompt)
+    where = _range(doc.range(region.start, region.end))
+    named = EditRegion(range=where, kind=region.kind, reason=region.reason, name=region.name)
+    document = DocumentRef(uri=doc.uri, version=doc.version)
+    extra = RegionReport(text_document=document, region=named).to_json()
+    progress.report_with(0, edit_report.region_message(doc, region), extra)
+
+    def on_step(info: StepInfo) -> None:
+        percent = edit_report.edit_percentage(info.committed, expected)
+        progress.report(percent, f"{min(info.committed, expected)}/{expected} tokens")
+
+    result = run_edit(backend, request, on_step=on_step, cancel=cancel)
+    if result.finish_reason != "cancelled":
+        progress.report(100, "done")
+    return result
+
+
 async def _decode(
-    ctx: RequestContext, request: EditRequest, instruction: str, job: Job
+    ctx: RequestContext, request: EditRequest, instruction: str, job: Job, doc: DocumentSnapshot
 ) -> EditResult:
     engine = await ctx.model.acquire(MODEL_WAIT_S)
     if job.cancelled:
         raise RequestFailed(f"DiffCoder: the edit did not start: {job.why_cancelled}")
     title = EDIT_PROGRESS_PREFIX + instruction[:TITLE_CHARS]
     progress = ctx.editor.progress(title, cancellable=True)
-
-    def on_step(info: StepInfo) -> None:
-        percent = min(100, 100 * info.committed // max(1, info.max_new_tokens))
-        progress.report(percent, f"{info.committed}/{info.max_new_tokens} tokens")
-
     try:
         await progress.begin("preparing the prompt")
         job.progress_token = progress.token
-        return await ctx.jobs.run(job, run_edit, engine, request, on_step=on_step)
+        return await ctx.jobs.run(job, _announced_edit, engine, request, doc=doc, progress=progress)
     except PromptTooLongError as error:
         budget = ctx.settings.context.max_tokens
         raise RequestFailed(f"DiffCoder: {error} (context.maxTokens is {budget})") from None
@@ -200,10 +242,16 @@ async def propose(ctx: RequestContext, args: EditArgs, job: Job) -> EditOutcome:
             f"version {doc.version}; ask again"
         )
     request = edit_request(args, doc, ctx.settings)  # before waiting for the model
-    result = await _decode(ctx, request, args.instruction, job)
+    result = await _decode(ctx, request, args.instruction, job, doc)
+    detail = result.detail
+    if result.outcome == "refused":
+        budget = result.prompt.max_new_tokens
+        if request.max_new_tokens is not None:
+            budget = min(budget, request.max_new_tokens)
+        detail = edit_report.refusal_detail(result, doc, budget)
     proposal = EditOutcome(
         outcome=result.outcome,
-        detail=result.detail,
+        detail=detail,
         doc=doc,
         result=result,
         edit=None,

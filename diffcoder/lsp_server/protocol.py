@@ -81,6 +81,20 @@ def problems(error: ValidationError) -> str:
     )
 
 
+class CodeActionData(_Args):
+    """Every DiffCoder code action's `data`: what its edit is (an `EditArgs` without `apply`), so
+    a client can run it its own way (the VS Code extension opens its diff review) without
+    resolving it; `codeAction/resolve` reads it back."""
+
+    text_document: DocumentRef
+    range: Range
+    instruction: str = Field(min_length=1)
+
+    def edit_args(self, *, apply: bool) -> dict[str, Any]:
+        """`diffcoder.edit`'s argument for this action."""
+        return {**self.model_dump(by_alias=True, mode="json"), "apply": apply}
+
+
 class CancelArgs(_Args):
     """`diffcoder.cancel`'s optional argument: the document whose jobs end (none: every job)."""
 
@@ -115,6 +129,15 @@ class EditRegion(_Wire):
     kind: str
     reason: str
     name: str | None
+
+
+class RegionReport(_Wire):
+    """The keys an edit adds to one `$/progress` report (kind `report`), sent before decoding:
+    the region it rewrites, so an editor can highlight it while the model works. Other clients
+    read the report's usual keys (percentage, message) and ignore these."""
+
+    text_document: DocumentRef
+    region: EditRegion
 
 
 class InfillStats(_Wire):
@@ -165,6 +188,7 @@ class EditReply(_Wire):
     cancelled: bool
     reason: str | None  # why nothing was applied (None when applied or previewed)
     proposal: str | None  # a refused answer's region text, for display only
+    proposal_range: Range | None  # the range `proposal` would replace (set with `proposal`)
     version: int | None
     stats: EditStats
     outcome: Outcome

@@ -32,6 +32,7 @@ from pygls.protocol.language_server import lsp_method
 from diffcoder.lsp_server import sync
 from diffcoder.lsp_server.documents import InternalError
 from diffcoder.lsp_server.jobs import cancelled_request_id
+from diffcoder.lsp_server.params import normalise as normalise_params
 
 logger = logging.getLogger(__name__)
 PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, INVALID_PARAMS = -32700, -32600, -32601, -32602
@@ -107,6 +108,8 @@ class DiffCoderProtocol(LanguageServerProtocol):
             return data
         if "method" in data and "params" not in data:
             data = {**data, "params": None}  # custom requests such as diffcoder/status
+        elif "method" in data:  # what real clients send, as the protocol wants it (params.py)
+            data = {**data, "params": normalise_params(data["method"], data["params"])}
         try:
             if "id" in data and "error" in data:
                 return self._converter.structure(data, types.ResponseErrorMessage)
@@ -214,6 +217,11 @@ class DiffCoderProtocol(LanguageServerProtocol):
         # a plain dict: lsprotocol's message would drop `"id": null`, which JSON-RPC requires
         error = {"code": code, "message": message}
         self._send_data({"jsonrpc": "2.0", "id": msg_id, "error": error})
+
+    def notify_json(self, method: str, params: dict[str, Any]) -> None:
+        """A notification whose params are sent as given (pygls would read them into lsprotocol's
+        type for `method`, dropping keys it does not know: see work_done.report_with)."""
+        self._send_data({"jsonrpc": "2.0", "method": method, "params": params})
 
     def _send_handler_result(self, future: Any, *, msg_id: Any) -> None:
         self._request_futures.pop(msg_id, None)

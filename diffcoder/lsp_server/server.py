@@ -151,8 +151,13 @@ class DiffCoderServer(LanguageServer):
             path, self.settings, on_begin=progress.begin, on_end=on_end
         )
 
-    async def infill_at(self, uri: str, position: types.Position) -> infill.Infill:
-        found = await infill.infill(self.context(), uri, position)
+    async def infill_at(
+        self,
+        uri: str,
+        position: types.Position,
+        selected: types.SelectedCompletionInfo | None = None,
+    ) -> infill.Infill:
+        found = await infill.infill(self.context(), uri, position, selected)
         if found.stats is not None:
             self.last_infill = found.stats
         return found
@@ -260,7 +265,9 @@ async def text_document_inline_completion(
 ) -> types.InlineCompletionList | None:
     if not ls.settings.inline.enabled:
         return None
-    return infill.inline_items(await ls.infill_at(params.text_document.uri, params.position))
+    selected = params.context.selected_completion_info  # rpc.py made it readable (params.py)
+    found = await ls.infill_at(params.text_document.uri, params.position, selected)
+    return infill.inline_items(found)
 
 
 async def text_document_completion(

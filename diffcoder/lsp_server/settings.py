@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 from diffcoder.editing.budgets import DEFAULT_CONTEXT_TOKENS
+from diffcoder.editing.ghost_stop import DEFAULT_STOP_AT, StopAt
 from diffcoder.model.types import DEFAULT_THRESHOLD
 
 DEFAULT_INSTRUCTIONS = (
@@ -30,7 +31,7 @@ class _Model(BaseModel):
 
 
 class EditSettings(_Model):
-    # a cap: the budget itself follows the region's size (1.5x its tokens + 64)
+    # a cap: the budget itself follows the region's size (edit_prompt.build_edit_prompt)
     max_new_tokens: int = Field(2048, ge=1, le=8192)
     threshold: float | None = Field(DEFAULT_THRESHOLD, gt=0.0, le=1.0)
     reject_syntax_errors: bool = True
@@ -42,6 +43,7 @@ class InlineSettings(_Model):
     enabled: bool = True
     debounce_ms: int = Field(150, ge=0, le=10_000)
     max_new_tokens: int = Field(64, ge=1, le=1024)
+    stop_at: StopAt = DEFAULT_STOP_AT  # where ghost text stops: block, line or none
 
 
 class CompletionSettings(_Model):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from typing import Any
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
@@ -56,6 +57,18 @@ class WorkDone:
         self._last = percentage
         value = types.WorkDoneProgressReport(percentage=percentage, message=message)
         self.loop.call_soon_threadsafe(self.server.work_done_progress.report, self.token, value)
+
+    def report_with(self, percentage: int, message: str, extra: dict[str, Any]) -> None:
+        """A report with keys of its own besides WorkDoneProgressReport's (clients that do not
+        know them read the usual ones); thread-safe like `report`."""
+        if self.token is None:
+            return
+        self._last = percentage
+        value = {"kind": "report", "percentage": percentage, "message": message, **extra}
+        params = {"token": self.token, "value": value}
+        send = getattr(self.server.protocol, "notify_json", None)  # rpc.DiffCoderProtocol's
+        if send is not None:
+            self.loop.call_soon_threadsafe(send, types.PROGRESS, params)
 
     def end(self, message: str | None = None) -> None:
         if self.token is None:

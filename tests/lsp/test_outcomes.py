@@ -9,6 +9,7 @@ import pytest
 
 from diffcoder.editing.edit_pipeline import EditRequest, run_edit
 from diffcoder.lsp_server.documents import DocumentSnapshot
+from diffcoder.lsp_server.edit_report import refusal_detail
 from diffcoder.lsp_server.edits import NO_CHANGE, EditOutcome, workspace_edit
 from diffcoder.testing.scripted_backend import ScriptedBackend
 from tests.lsp.conftest import TINY
@@ -90,7 +91,8 @@ def test_a_refused_answer_shows_what_the_model_wrote():
     refused = pipeline("def add(a, b:\n    return (b +\n")
     reply = refused.reply().to_json()
     assert reply["outcome"] == "refused" and "syntax errors" in reply["detail"]
-    assert reply["rejected"] == reply["reason"] == reply["detail"]
+    assert reply["reason"] == reply["detail"]
+    assert reply["rejected"] == refused.result.detail  # the pipeline's short reason
     assert reply["applied"] is False and reply["cancelled"] is False and reply["edit"] is None
     assert reply["proposal"] is not None and "return (b +" in reply["proposal"]
 
@@ -108,3 +110,28 @@ def test_a_cancelled_edit():
         "has_edit": False,
     }
     assert reply["finishReason"] == "cancelled" and reply["stats"]["forwards"] == 0
+
+
+def test_an_answer_that_did_not_end_shows_its_unfinished_text_and_why():
+    backend = ScriptedBackend.from_checkpoint(
+        TINY, "def add(a, b):\n    return b + a + a", steps=2, finish_reason="length"
+    )
+    request = EditRequest(text=TEXT, instruction="Swap the operands", language="python", cursor=20)
+    result = run_edit(backend, request)
+    detail = refusal_detail(result, DOC, budget=77)
+    refused = EditOutcome("refused", detail, DOC, result, None, 1.0)
+    reply = refused.reply().to_json()
+    assert reply["outcome"] == "refused" and reply["edit"] is None
+    assert "did not end within its budget of 77 tokens" in reply["detail"]
+    assert "edit.maxNewTokens" in reply["detail"] and "lines 1–2" in reply["detail"]
+    assert reply["proposal"] is not None and "return b + a + a" in reply["proposal"]
+    assert reply["proposalRange"] == {
+        "start": {"line": 0, "character": 0},
+        "end": {"line": 2, "character": 0},
+    }
+
+
+def test_only_a_refused_answer_has_a_proposal_range(proposed):
+    assert proposed.reply().to_json()["proposalRange"] is None
+    refused = pipeline("def add(a, b:\n    return (b +\n").reply().to_json()
+    assert refused["proposalRange"]["start"] == {"line": 0, "character": 0}

@@ -94,7 +94,7 @@ def test_interface_keys_agree(name: str):
 def test_the_edit_reply_keeps_every_key_clients_read():
     keys = wire_keys(protocol.EditReply)
     legacy = {"applied", "edit", "region", "finishReason", "rejected", "cancelled", "reason"}
-    assert legacy | {"proposal", "version", "stats", "outcome", "detail"} == keys
+    assert legacy | {"proposal", "proposalRange", "version", "stats", "outcome", "detail"} == keys
     assert wire_keys(protocol.EditStats) == {
         "generatedTokens",
         "promptTokens",

@@ -13,8 +13,9 @@ from diffcoder.model.types import DEFAULT_THRESHOLD
 
 ROOT = Path(__file__).parents[2]
 EXTENSION = ROOT / "extensions" / "vscode"
-# Settings of the extension alone (how it starts the server), unknown to the server.
-EXTENSION_ONLY = ("server.",)
+# Settings of the extension alone (how it starts the server, how it shows code actions),
+# unknown to the server.
+EXTENSION_ONLY = ("server.", "codeActions.")
 
 
 def flat(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -9,6 +9,9 @@ export interface Config {
     serverPython: string;
     serverArgs: string[];
     serverEnv: Record<string, string>;
+    /** a team server (`diffcoder serve`): launch with `--server URL` instead of a local model */
+    serverUrl: string;
+    serverTokenFile: string;
     modelPath: string;
     quant: 'auto' | 'none' | '8bit' | '4bit';
     device: string;
@@ -19,7 +22,9 @@ export interface Config {
         instructions: string[];
         applyTimeoutS: number;
     };
-    inline: { enabled: boolean; debounceMs: number; maxNewTokens: number };
+    /** client only: false = a DiffCoder code action opens the diff review */
+    codeActions: { applyDirectly: boolean };
+    inline: { enabled: boolean; debounceMs: number; maxNewTokens: number; stopAt: 'block' | 'line' | 'none' };
     completion: { enabled: boolean };
     context: { maxTokens: number };
 }
@@ -30,6 +35,8 @@ export const RESTART_KEYS = [
     'server.python',
     'server.args',
     'server.env',
+    'server.url',
+    'server.tokenFile',
     'modelPath',
     'quant',
     'device',
@@ -50,6 +57,8 @@ export function readConfig(get: Getter): Config {
         serverEnv: Object.fromEntries(
             Object.entries(env ?? {}).filter((kv): kv is [string, string] => typeof kv[1] === 'string'),
         ),
+        serverUrl: get('server.url', '').trim(),
+        serverTokenFile: get('server.tokenFile', '').trim(),
         modelPath: get('modelPath', '').trim(),
         quant: get<Config['quant']>('quant', 'auto'),
         device: get('device', 'auto').trim() || 'auto',
@@ -60,10 +69,12 @@ export function readConfig(get: Getter): Config {
             instructions: strings(get<unknown>('edit.instructions', [])),
             applyTimeoutS: get('edit.applyTimeoutS', 10),
         },
+        codeActions: { applyDirectly: get('codeActions.applyDirectly', false) },
         inline: {
             enabled: get('inline.enabled', true),
             debounceMs: get('inline.debounceMs', 150),
             maxNewTokens: get('inline.maxNewTokens', 64),
+            stopAt: get<Config['inline']['stopAt']>('inline.stopAt', 'block'),
         },
         completion: { enabled: get('completion.enabled', true) },
         context: { maxTokens: get('context.maxTokens', 8192) },
@@ -71,7 +82,8 @@ export function readConfig(get: Getter): Config {
 }
 
 /** The settings object the server parses (diffcoder/lsp_server/settings.py, camelCase). Empty
- *  values are left out so the server's own defaults (or its --model) apply. */
+ *  values are left out so the server's own defaults (or its --model) apply; with a team server
+ *  (`server.url`) there is no local model to name. */
 export function serverSettings(config: Config, modelPath = config.modelPath): Record<string, unknown> {
     const settings: Record<string, unknown> = {
         quant: config.quant,
@@ -82,7 +94,7 @@ export function serverSettings(config: Config, modelPath = config.modelPath): Re
         context: { ...config.context },
     };
     if (config.edit.instructions.length === 0) delete (settings.edit as Record<string, unknown>).instructions;
-    if (modelPath) settings.modelPath = modelPath;
+    if (modelPath && !config.serverUrl) settings.modelPath = modelPath;
     return settings;
 }
 
@@ -97,4 +109,20 @@ export function affectsLive(event: { affectsConfiguration(section: string): bool
 export function currentConfig(): Config {
     const section = vscode.workspace.getConfiguration(SECTION);
     return readConfig((key, fallback) => section.get(key, fallback));
+}
+
+/** Where a setting's value comes from, for the log ("User", "Remote"… as VS Code resolves it). */
+export function settingSource(key: string): string {
+    const info = vscode.workspace.getConfiguration(SECTION).inspect(key);
+    if (!info) return 'unknown';
+    if (info.workspaceFolderValue !== undefined) return 'folder settings';
+    if (info.workspaceValue !== undefined) return 'workspace settings';
+    if (info.globalValue !== undefined) return 'user settings';
+    return 'default';
+}
+
+/** The settings editor on the tab where the settings apply: in a remote window (code-server,
+ *  SSH, containers) the server runs on the remote machine, so its Remote tab. */
+export function openSettingsCommand(remoteName: string | undefined): string {
+    return remoteName ? 'workbench.action.openRemoteSettings' : 'workbench.action.openSettings';
 }

@@ -12,13 +12,16 @@ import {
     ServerOptions,
     State,
 } from 'vscode-languageclient/node';
-import { affectsLive, currentConfig, needsRestart, SECTION, serverSettings } from './config';
+import { affectsLive, currentConfig, needsRestart, RESTART_KEYS, SECTION, serverSettings, settingSource } from './config';
 import { expandPath, launchCommand, preflight, Problem, resolvePython } from './launch';
 import * as lsp_ext from './lsp_ext';
 import { Proposals, PROPOSAL_SCHEME } from './preview';
 import { OwnCommands, ProgressRouter } from './client_features';
 import { StatusBar } from './status';
 import { remember } from './instructions';
+import { middleware } from './middleware';
+import { notify } from './messages';
+import { RegionHighlight } from './region';
 
 const RECENT_KEY = 'diffcoder.recentInstructions';
 const STATUS_POLL_MS = 1000;
@@ -29,12 +32,15 @@ export interface ActiveEdit {
     progress: vscode.Progress<{ message?: string; increment?: number }>;
     reported: number;
     cancel: vscode.CancellationTokenSource;
+    /** the server announced the region it chose (before decoding) */
+    onRegion(report: lsp_ext.RegionReport): void;
 }
 
 export class Ctx implements vscode.Disposable {
     readonly log: vscode.LogOutputChannel;
     readonly status: StatusBar;
     readonly proposals: Proposals;
+    readonly regions: RegionHighlight;
     client: LanguageClient | undefined;
     activeEdit: ActiveEdit | undefined;
     private readonly disposables: vscode.Disposable[] = [];
@@ -42,15 +48,21 @@ export class Ctx implements vscode.Disposable {
     private starting: Promise<void> | undefined;
     private busyCount = 0; // edits this window asked for
     private readonly editProgress = new Set<string>(); // server-side edits (code actions too)
+    private lastProblem: string | undefined; // why the server is not running
 
     constructor(readonly extension: vscode.ExtensionContext) {
         this.log = vscode.window.createOutputChannel('DiffCoder', { log: true });
         this.status = new StatusBar();
-        this.proposals = new Proposals((m) => this.log.info(m));
+        this.regions = new RegionHighlight();
+        this.proposals = new Proposals(
+            (m) => this.log.info(m),
+            () => this.regions.clear(),
+        );
         this.disposables.push(
             this.log,
             this.status,
             this.proposals,
+            this.regions,
             vscode.workspace.registerTextDocumentContentProvider(PROPOSAL_SCHEME, this.proposals),
             vscode.workspace.onDidChangeConfiguration((e) => this.onConfigurationChanged(e)),
         );
@@ -80,11 +92,16 @@ export class Ctx implements vscode.Disposable {
 
     private async doStart(): Promise<void> {
         this.status.set({ kind: 'starting' });
+        this.lastProblem = undefined;
+        // read afresh at every (re)start, the same way: the settings as VS Code resolves them now
         const config = currentConfig();
+        const sources = RESTART_KEYS.map((key) => `${key}: ${settingSource(key)}`).join(', ');
+        this.log.info(`launch settings from ${sources}${vscode.env.remoteName ? ` (remote window: ${vscode.env.remoteName})` : ''}`);
         const folder = this.workspaceFolder();
         const python = expandPath(await resolvePython(config, vscode.workspace.workspaceFolders?.[0]?.uri), folder);
-        const launch = launchCommand({ ...config, serverPath: expandPath(config.serverPath, folder) }, python);
-        const modelPath = this.modelPath();
+        const paths = { serverPath: expandPath(config.serverPath, folder), serverTokenFile: expandPath(config.serverTokenFile, folder) };
+        const launch = launchCommand({ ...config, ...paths }, python);
+        const modelPath = config.serverUrl ? '' : this.modelPath();
         this.log.info(`starting ${launch.command} ${launch.args.join(' ')}${modelPath ? ` (model ${modelPath})` : ''}`);
         const problem = await preflight(launch, modelPath);
         if (problem) return this.fail(problem);
@@ -102,6 +119,10 @@ export class Ctx implements vscode.Disposable {
             revealOutputChannelOn: RevealOutputChannelOn.Never,
             initializationOptions: serverSettings(config, modelPath),
             middleware: {
+                ...middleware(
+                    () => (this.client === client ? client : undefined),
+                    (m) => this.log.warn(m),
+                ),
                 workspace: {
                     // The server pulls its section: answer with the same shape as initializationOptions.
                     configuration: (params: ConfigurationParams, token: CancellationToken, next) => {
@@ -111,8 +132,6 @@ export class Ctx implements vscode.Disposable {
                         return next(params, token);
                     },
                 },
-                provideInlineCompletionItems: (document, position, context, token, next) =>
-                    currentConfig().inline.enabled ? next(document, position, context, token) : undefined,
             },
         };
         const client = new LanguageClient('diffcoder', 'DiffCoder', serverOptions, clientOptions);
@@ -122,6 +141,7 @@ export class Ctx implements vscode.Disposable {
         client.onDidChangeState((e) => {
             if (this.client !== client) return;
             if (e.newState === State.Stopped) {
+                this.lastProblem = 'the server stopped (see DiffCoder: Show Log)';
                 this.status.set({ kind: 'error', message: 'DiffCoder: the server stopped; see the log' });
             } else if (e.newState === State.Running && e.oldState === State.Starting && this.starting === undefined) {
                 void this.refreshStatus(); // the client restarted a crashed server by itself
@@ -139,12 +159,24 @@ export class Ctx implements vscode.Disposable {
 
     private fail(problem: Problem): void {
         this.log.error(problem.message);
+        this.lastProblem = problem.message.replace(/^DiffCoder: /, '');
         this.status.set({ kind: 'error', message: problem.message });
         const buttons = ['Open Settings', 'Show Log'];
-        void vscode.window.showErrorMessage(problem.message, ...buttons).then((choice) => {
+        void notify('error', problem.message, ...buttons).then((choice) => {
             if (choice === 'Open Settings') void vscode.commands.executeCommand('diffcoder.openSettings');
             else if (choice === 'Show Log') this.log.show();
         });
+    }
+
+    /** Why an edit cannot run now (undefined: the server runs, or is starting and commands wait
+     *  for it): asked before the instruction, so the user is not asked for one in vain. */
+    downReason(): string | undefined {
+        if (this.starting) return undefined;
+        if (!this.client || !this.client.isRunning()) return this.lastProblem ?? 'the server is not running';
+        const state = this.status.state;
+        if (state.kind === 'error') return state.message.replace(/^DiffCoder: /, '');
+        if (state.kind === 'unconfigured') return state.detail;
+        return undefined;
     }
 
     async stop(): Promise<void> {
@@ -210,6 +242,7 @@ export class Ctx implements vscode.Disposable {
                 }
             },
             report: (token: string, value: { percentage?: number; message?: string }) => {
+                if (lsp_ext.isRegionReport(value)) this.activeEdit?.onRegion(value);
                 if (!this.editProgress.has(token) || value.percentage === undefined) return;
                 this.busy({ percent: value.percentage, message: value.message });
                 const edit = this.activeEdit;
@@ -236,6 +269,7 @@ export class Ctx implements vscode.Disposable {
             const result = (await client.sendRequest(ExecuteCommandRequest.type, lsp_ext.editCommand(args), token)) as lsp_ext.EditReply | null;
             if (token.isCancellationRequested) return undefined;
             this.log.info(`diffcoder.edit result: ${JSON.stringify(result)}`);
+            if (result?.outcome === 'refused') this.log.warn(`the server refused its answer: ${result.detail ?? result.rejected}`);
             return result ?? undefined;
         } catch (error) {
             if (token.isCancellationRequested) return undefined;
@@ -262,6 +296,7 @@ export class Ctx implements vscode.Disposable {
         } else if (affectsLive(event) && this.client?.isRunning()) {
             const settings = serverSettings(currentConfig(), this.modelPath());
             void this.client.sendNotification(DidChangeConfigurationNotification.type, { settings });
+            this.log.info('settings changed: sent to the server');
         }
     }
 

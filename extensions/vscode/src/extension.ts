@@ -16,6 +16,7 @@ export function activate(extension: vscode.ExtensionContext): void {
         'diffcoder.showLog': commands.showLog(ctx),
         'diffcoder.cancel': commands.cancel(ctx),
         'diffcoder.openSettings': commands.openSettings(),
+        'diffcoder.reviewCodeAction': commands.reviewCodeAction(ctx),
     };
     for (const [name, handler] of Object.entries(table)) {
         extension.subscriptions.push(vscode.commands.registerCommand(name, handler));

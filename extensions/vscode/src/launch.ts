@@ -33,9 +33,14 @@ export function expandPath(value: string, workspaceFolder: string | undefined, h
     return out;
 }
 
+/** The server's command line. With `server.url` it decodes on that team server (`--server URL
+ *  [--token-file F]`; no local model), else on the model of `modelPath` (sent as a setting). */
 export function launchCommand(config: Config, python: string): Launch {
-    if (config.serverPath) return { command: config.serverPath, args: [...config.serverArgs], viaPython: false };
-    return { command: python, args: ['-m', 'diffcoder.lsp_server', ...config.serverArgs], viaPython: true };
+    const remote = config.serverUrl ? ['--server', config.serverUrl] : [];
+    if (config.serverUrl && config.serverTokenFile) remote.push('--token-file', config.serverTokenFile);
+    const args = [...remote, ...config.serverArgs];
+    if (config.serverPath) return { command: config.serverPath, args, viaPython: false };
+    return { command: python, args: ['-m', 'diffcoder.lsp_server', ...args], viaPython: true };
 }
 
 /** The interpreter: `diffcoder.server.python`, else the Python extension's, else `python3`. */

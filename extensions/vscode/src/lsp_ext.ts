@@ -90,10 +90,39 @@ export interface EditReply {
     cancelled: boolean;
     reason: string | null;
     proposal: string | null;
+    /** the document range `proposal` replaces (set exactly when `proposal` is) */
+    proposalRange: Range | null;
     version: number | null;
     stats: EditStats;
     outcome: Outcome;
     detail: string | null;
+}
+
+/** `data` of every DiffCoder code action: an EditArgs without `apply`. */
+export interface CodeActionData {
+    textDocument: DocumentRef;
+    range: Range;
+    instruction: string;
+}
+
+/** The extra keys of the `$/progress` report that announces an edit's region before decoding. */
+export interface RegionReport {
+    textDocument: DocumentRef;
+    region: EditRegion;
+}
+
+export function isCodeActionData(data: unknown): data is CodeActionData {
+    const d = data as Partial<CodeActionData> | null | undefined;
+    return (
+        typeof d === 'object' && d !== null && typeof d.instruction === 'string' &&
+        typeof d.textDocument?.uri === 'string' && typeof d.range?.start?.line === 'number' &&
+        typeof d.range?.end?.line === 'number'
+    );
+}
+
+export function isRegionReport(value: unknown): value is RegionReport {
+    const v = value as Partial<RegionReport> | null | undefined;
+    return typeof v === 'object' && v !== null && typeof v.region?.range?.start?.line === 'number' && typeof v.region.kind === 'string';
 }
 
 export interface CancelArgs {

@@ -3,7 +3,7 @@
 // only if the document is still at the version the server computed them for.
 import * as vscode from 'vscode';
 import { TextEdit as LspTextEdit } from 'vscode-languageserver-protocol';
-import { applyTextEdits } from './text_edits';
+import { applyTextEdits, editedEnd } from './text_edits';
 
 export const PROPOSAL_SCHEME = 'diffcoder-proposal';
 const OPEN_CONTEXT = 'diffcoder.proposalOpen';
@@ -16,9 +16,25 @@ export interface Proposal {
     edits: LspTextEdit[];
     proposedText: string;
     previewUri: vscode.Uri;
+    /** where the cursor goes after Accept: the end of the last changed text */
+    cursorAfter: { line: number; character: number };
 }
 
 export type Outcome = 'applied' | 'rejected' | 'stale' | 'failed' | 'none';
+
+export interface ShowOptions {
+    /** which region the edit rewrote, for the title ("function mean (lines 1–5)") */
+    region?: string;
+    /** set when the server refused this answer: why, in a few words; the title says REFUSED */
+    refused?: string;
+}
+
+/** The diff's title: the file, the instruction, the region, and REFUSED for a refused answer. */
+export function diffTitle(name: string, instruction: string, options: ShowOptions = {}): string {
+    const short = instruction.length > 50 ? instruction.slice(0, 49) + '…' : instruction;
+    const what = options.refused ? `DiffCoder REFUSED (${options.refused})` : 'DiffCoder';
+    return `${name} ↔ ${what}: ${short}${options.region ? ` — ${options.region}` : ''}`;
+}
 
 export class Proposals implements vscode.TextDocumentContentProvider, vscode.Disposable {
     private readonly changed = new vscode.EventEmitter<vscode.Uri>();
@@ -27,7 +43,10 @@ export class Proposals implements vscode.TextDocumentContentProvider, vscode.Dis
     private nextId = 1;
     current: Proposal | undefined;
 
-    constructor(private readonly log: (message: string) => void) {}
+    constructor(
+        private readonly log: (message: string) => void,
+        private readonly onClosed: (proposal: Proposal) => void = () => undefined,
+    ) {}
 
     provideTextDocumentContent(uri: vscode.Uri): string {
         const id = Number(new URLSearchParams(uri.query).get('id'));
@@ -35,7 +54,7 @@ export class Proposals implements vscode.TextDocumentContentProvider, vscode.Dis
     }
 
     /** Register a proposal for `document` (at its current version) and open the diff. */
-    async show(document: vscode.TextDocument, edits: LspTextEdit[], instruction: string): Promise<Proposal> {
+    async show(document: vscode.TextDocument, edits: LspTextEdit[], instruction: string, options: ShowOptions = {}): Promise<Proposal> {
         if (this.current) await this.close(this.current);
         const id = this.nextId++;
         const name = document.uri.path.split('/').pop() ?? 'document';
@@ -48,11 +67,12 @@ export class Proposals implements vscode.TextDocumentContentProvider, vscode.Dis
             edits,
             proposedText: applyTextEdits(document.getText(), edits),
             previewUri,
+            cursorAfter: editedEnd(document.getText(), edits),
         };
         this.byId.set(id, proposal);
         this.current = proposal;
         await vscode.commands.executeCommand('setContext', OPEN_CONTEXT, true);
-        const title = `${name} ↔ DiffCoder: ${instruction.length > 50 ? instruction.slice(0, 49) + '…' : instruction}`;
+        const title = diffTitle(name, instruction, options);
         await vscode.commands.executeCommand('vscode.diff', document.uri, previewUri, title, { preview: true });
         return proposal;
     }
@@ -86,7 +106,12 @@ export class Proposals implements vscode.TextDocumentContentProvider, vscode.Dis
             void vscode.window.showErrorMessage('DiffCoder: VS Code refused the edit; nothing was applied.');
             return 'failed';
         }
-        await vscode.window.showTextDocument(document, { preview: false });
+        // the old selection would cover part of the new code: put the cursor after the change
+        const editor = await vscode.window.showTextDocument(document, { preview: false });
+        const at = proposal.cursorAfter;
+        const cursor = new vscode.Position(at.line, at.character);
+        editor.selection = new vscode.Selection(cursor, cursor);
+        editor.revealRange(new vscode.Range(cursor.line, 0, cursor.line, 0));
         return 'applied';
     }
 
@@ -99,6 +124,7 @@ export class Proposals implements vscode.TextDocumentContentProvider, vscode.Dis
 
     private async close(proposal: Proposal): Promise<void> {
         this.byId.delete(proposal.id);
+        this.onClosed(proposal);
         if (this.current === proposal) {
             this.current = undefined;
             await vscode.commands.executeCommand('setContext', OPEN_CONTEXT, false);

@@ -60,3 +60,21 @@ export function applyTextEdits(text: string, edits: readonly TextEdit[]): string
     }
     return out + text.slice(at);
 }
+
+/** Where the last of `edits` ends once they are applied to `text`: the cursor after Accept. */
+export function editedEnd(text: string, edits: readonly TextEdit[]): Position {
+    const starts = lineStarts(text);
+    let delta = 0;
+    let end = -1;
+    const spans = edits
+        .map((e) => ({ start: offsetAt(text, starts, e.range.start), end: offsetAt(text, starts, e.range.end), text: e.newText }))
+        .sort((a, b) => a.start - b.start || a.end - b.end);
+    for (const span of spans) {
+        end = span.start + delta + span.text.length;
+        delta += span.text.length - (span.end - span.start);
+    }
+    if (end < 0) return { line: 0, character: 0 };
+    const after = applyTextEdits(text, edits).slice(0, end);
+    const lines = after.split(/\r\n|\r|\n/);
+    return { line: lines.length - 1, character: lines[lines.length - 1].length };
+}

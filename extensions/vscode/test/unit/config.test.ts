@@ -26,9 +26,28 @@ test('serverSettings: camelCase sections, empty model path and instructions left
     assert.equal('modelPath' in settings, false);
     assert.deepEqual(Object.keys(settings).sort(), ['completion', 'context', 'device', 'edit', 'inline', 'quant']);
     assert.equal('instructions' in (settings.edit as object), false);
-    assert.deepEqual(settings.inline, { enabled: true, debounceMs: 150, maxNewTokens: 64 });
+    assert.deepEqual(settings.inline, { enabled: true, debounceMs: 150, maxNewTokens: 64, stopAt: 'block' });
+    assert.equal('codeActions' in settings, false); // the extension's own setting
     const withModel = serverSettings(readConfig((_key, fallback) => fallback), '/models/sdc');
     assert.equal(withModel.modelPath, '/models/sdc');
+});
+
+test('with a team server (server.url) no model path is sent: the server has no local model', () => {
+    const config = { ...readConfig((_key, fallback) => fallback), serverUrl: 'http://gpu-box:8765' };
+    assert.equal('modelPath' in serverSettings(config, '/models/sdc'), false);
+});
+
+test('launch settings are window-scoped, so User values hold in remote windows at every restart', () => {
+    // VS Code drops machine(-overridable) User values from a remote window's settings once it
+    // re-reads them (after any change), which made a restart launch python3
+    for (const key of RESTART_KEYS) {
+        const scope = (properties[`diffcoder.${key}`] as { scope?: string }).scope;
+        assert.ok(scope === undefined || scope === 'window', `diffcoder.${key} has scope ${scope}`);
+    }
+    const restricted: string[] = manifest.capabilities.untrustedWorkspaces.restrictedConfigurations;
+    for (const key of ['server.python', 'server.path', 'server.args', 'server.env', 'server.url', 'modelPath']) {
+        assert.ok(restricted.includes(`diffcoder.${key}`), key);
+    }
 });
 
 test('currentConfig reads the diffcoder section and cleans its values', () => {

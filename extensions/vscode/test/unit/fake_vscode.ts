@@ -8,7 +8,10 @@ export const state = {
     applied: [] as WorkspaceEdit[],
     applyResult: true,
     executed: [] as { command: string; args: unknown[] }[],
-    messages: [] as { kind: string; text: string; items: string[] }[],
+    editors: [] as { document: unknown; selection: unknown }[],
+    messages: [] as { kind: string; text: string; items: string[]; modal?: boolean; detail?: string }[],
+    /** what the next messages answer (a button label), in order */
+    answers: [] as (string | undefined)[],
     closedTabs: [] as unknown[],
     tabs: [] as { input: unknown }[],
     reset(): void {
@@ -17,7 +20,9 @@ export const state = {
         this.applied = [];
         this.applyResult = true;
         this.executed = [];
+        this.editors = [];
         this.messages = [];
+        this.answers = [];
         this.closedTabs = [];
         this.tabs = [];
     },
@@ -43,6 +48,25 @@ export class TextEdit {
     constructor(
         readonly range: Range,
         readonly newText: string,
+    ) {}
+}
+
+export class Selection extends Range {
+    constructor(
+        readonly anchor: Position,
+        readonly active: Position,
+    ) {
+        super(anchor.line, anchor.character, active.line, active.character);
+    }
+}
+
+export class CodeAction {
+    diagnostics?: unknown[];
+    isPreferred?: boolean;
+    command?: { title: string; command: string; arguments?: unknown[] };
+    constructor(
+        readonly title: string,
+        readonly kind?: unknown,
     ) {}
 }
 
@@ -129,9 +153,10 @@ export const workspace = {
 };
 
 function message(kind: string) {
-    return async (text: string, ...items: string[]) => {
-        state.messages.push({ kind, text, items });
-        return undefined;
+    return async (text: string, ...rest: unknown[]) => {
+        const options = typeof rest[0] === 'object' && rest[0] !== null ? (rest.shift() as { modal?: boolean; detail?: string }) : {};
+        state.messages.push({ kind, text, items: rest as string[], modal: options.modal, detail: options.detail });
+        return state.answers.shift();
     };
 }
 
@@ -140,7 +165,9 @@ export const window = {
     showWarningMessage: message('warning'),
     showErrorMessage: message('error'),
     async showTextDocument(document: unknown) {
-        return { document };
+        const editor = { document, selection: undefined as unknown, revealRange() {} };
+        state.editors.push(editor);
+        return editor;
     },
     tabGroups: {
         get all() {

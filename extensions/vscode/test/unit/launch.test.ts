@@ -20,6 +20,21 @@ test('python -m diffcoder.lsp_server, or an explicit server with the extra argum
     });
 });
 
+test('a team server: --server URL [--token-file F] instead of a local model', () => {
+    const remote = { ...defaults, serverUrl: 'http://gpu-box:8765', serverArgs: ['-v'] };
+    assert.deepEqual(launchCommand(remote, '/py').args, ['-m', 'diffcoder.lsp_server', '--server', 'http://gpu-box:8765', '-v']);
+    assert.deepEqual(launchCommand({ ...remote, serverTokenFile: '/secrets/t' }, '/py').args, [
+        '-m', 'diffcoder.lsp_server', '--server', 'http://gpu-box:8765', '--token-file', '/secrets/t', '-v',
+    ]);
+    assert.deepEqual(launchCommand({ ...remote, serverPath: '/bin/diffcoder-lsp' }, '/py'), {
+        command: '/bin/diffcoder-lsp',
+        args: ['--server', 'http://gpu-box:8765', '-v'],
+        viaPython: false,
+    });
+    // a token file alone means nothing without a server
+    assert.deepEqual(launchCommand({ ...defaults, serverTokenFile: '/secrets/t' }, '/py').args, ['-m', 'diffcoder.lsp_server']);
+});
+
 test('interpreter: the setting, else python3 (no Python extension here)', async () => {
     state.reset();
     assert.equal(await resolvePython({ ...defaults, serverPython: '/venv/bin/python' }), '/venv/bin/python');

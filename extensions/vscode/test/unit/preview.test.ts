@@ -1,8 +1,8 @@
 import { beforeEach, test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
-import { Proposals } from '../../src/preview';
-import { document, state, TabInputTextDiff, WorkspaceEdit } from './fake_vscode';
+import { diffTitle, Proposals } from '../../src/preview';
+import { document, Position, Selection, state, TabInputTextDiff, WorkspaceEdit } from './fake_vscode';
 
 const TEXT = 'def f(x):\n    return x\n';
 const EDITS = [{ range: { start: { line: 1, character: 11 }, end: { line: 1, character: 12 } }, newText: 'x * 2' }];
@@ -26,6 +26,8 @@ test('the diff shows the proposal; Accept applies it as one edit and closes the 
     assert.equal(uri.toString(), doc.uri.toString());
     assert.equal(edits.length, 1);
     assert.equal(edits[0].newText, 'x * 2');
+    // the cursor goes after the new code: no stale selection over it
+    assert.deepEqual(state.editors[0].selection, new Selection(new Position(1, 16), new Position(1, 16)));
     assert.equal(state.closedTabs.length, 1);
     assert.ok((state.closedTabs[0] as { input: unknown }).input instanceof TabInputTextDiff);
     assert.equal(proposals.current, undefined);
@@ -54,4 +56,10 @@ test('Reject applies nothing; a new proposal replaces the open one', async () =>
     assert.equal(await proposals.reject(), 'rejected');
     assert.equal(state.applied.length, 0);
     assert.equal(state.tabs.length, 0);
+});
+
+test("the diff's title names the region, and says REFUSED for a refused answer", () => {
+    assert.equal(diffTitle('f.py', 'Double it', { region: 'function f (lines 1–2)' }), 'f.py ↔ DiffCoder: Double it — function f (lines 1–2)');
+    assert.equal(diffTitle('f.py', 'Double it', { refused: 'did not end' }), 'f.py ↔ DiffCoder REFUSED (did not end): Double it');
+    assert.match(diffTitle('f.py', 'x'.repeat(80)), /x{49}…$/);
 });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { applyTextEdits, editsFor } from '../../src/text_edits';
+import { applyTextEdits, editedEnd, editsFor } from '../../src/text_edits';
 
 const range = (a: number, b: number, c: number, d: number) => ({ start: { line: a, character: b }, end: { line: c, character: d } });
 
@@ -35,4 +35,16 @@ test('editsFor reads documentChanges (with the version) and changes', () => {
     assert.deepEqual(editsFor({ documentChanges: [{ textDocument: { uri: 'file:///a.py', version: 4 }, edits: [e] }] }, 'file:///a.py'), { edits: [e], version: 4 });
     assert.deepEqual(editsFor({ changes: { 'file:///a.py': [e] } }, 'file:///a.py'), { edits: [e], version: null });
     assert.deepEqual(editsFor({ changes: { 'file:///b.py': [e] } }, 'file:///a.py'), { edits: [], version: null });
+});
+
+test('editedEnd: where the cursor goes after Accept, the end of the last change in the new text', () => {
+    const text = 'def f(x):\n    return x\n\nprint(f(1))\n';
+    // the function replaced by three lines: the cursor lands after them
+    const body = 'def f(x):\n    """Double."""\n    return 2 * x\n';
+    assert.deepEqual(editedEnd(text, [{ range: range(0, 0, 2, 0), newText: body }]), { line: 3, character: 0 });
+    // two edits on one line: the second one's end moves with the first one's change
+    assert.deepEqual(editedEnd('a = 1; b = 2', [{ range: range(0, 7, 0, 8), newText: 'bee' }, { range: range(0, 0, 0, 1), newText: 'alpha' }]), { line: 0, character: 14 });
+    // a deletion: the cursor at the place of the deleted text
+    assert.deepEqual(editedEnd(text, [{ range: range(0, 0, 3, 0), newText: '' }]), { line: 0, character: 0 });
+    assert.deepEqual(editedEnd(text, []), { line: 0, character: 0 });
 });

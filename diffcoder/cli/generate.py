@@ -30,6 +30,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--prompt")
     source.add_argument("--prompt-file", type=Path)
+    source.add_argument(
+        "--prompts-jsonl",
+        type=Path,
+        help="many requests, one JSON object a line (prompt or prompt_ids, optional "
+        "max_new_tokens, draft_ids, stop); needs --json",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=1,
+        help="--prompts-jsonl: decode up to N requests in shared forwards (1: one after another)",
+    )
     parser.add_argument(
         "--chat", action="store_true", help="render the prompt as one user chat message"
     )
@@ -103,6 +115,14 @@ def run_generate(args: argparse.Namespace) -> int:
         stop_strings=tuple(args.stop),
         seed=args.seed,
     )
+    if args.prompts_jsonl is not None:
+        from diffcoder.cli.generate_jsonl import run_jsonl
+
+        if args.draft_file is not None or args.draft_ids:
+            raise ValueError("with --prompts-jsonl, give each request's draft as its draft_ids")
+        return run_jsonl(args, config, load=backend_from_args, to_json=result_json)
+    if args.batch_size != 1:
+        raise ValueError("--batch-size batches the requests of --prompts-jsonl; add that file")
     prompt = args.prompt if args.prompt is not None else _read(args.prompt_file, "--prompt-file")
     if not prompt and not args.chat:
         raise ValueError("the prompt is empty; give some text (or --chat, which adds a template)")

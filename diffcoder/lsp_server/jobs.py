@@ -1,8 +1,11 @@
-"""Every running generation and how it ends early: the job registry, and the one model thread.
+"""Every running generation and how it ends early: the job registry, and the model threads.
 
 A job is registered when its request arrives, so a cancel reaches it while it waits for the
 debounce or the model load, and leaves when its answer is ready. Cancelling sets the job's Event,
 which the pipeline passes to the backend as `cancel`: decoding stops within one forward.
+
+A backend that decodes one request at a time (`concurrency == 1`) gets one model thread; a batching
+backend gets up to `concurrency` pipelines at once, whose requests share forwards.
 """
 
 from __future__ import annotations
@@ -50,8 +53,10 @@ class JobRegistry:
     def __init__(self) -> None:
         self._jobs: list[Job] = []
         # The whole pipeline (prompt, decoding, post-processing) runs here, one job at a time,
-        # so the tokenizer and the model are never used from two threads at once.
+        # so a one-at-a-time backend is never used from two threads at once.
         self._model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="diffcoder-model")
+        # A batching backend's pipelines run side by side, at most `concurrency` of them.
+        self._batch_threads: dict[int, ThreadPoolExecutor] = {}
 
     @property
     def in_flight(self) -> int:
@@ -74,12 +79,24 @@ class JobRegistry:
             self._jobs.remove(job)
 
     async def run(self, job: Job, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """`fn(*args, **kwargs, cancel=<the job's Event>)` on the model thread."""
+        """`fn(*args, **kwargs, cancel=<the job's Event>)` on a model thread: the one model
+        thread, or, when the first argument is a backend whose `concurrency` is more than 1, one
+        of that many threads (its requests then share forwards)."""
         job.running = True
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
-            self._model_thread, lambda: fn(*args, **kwargs, cancel=job.cancel_flag)
+            self._executor(args), lambda: fn(*args, **kwargs, cancel=job.cancel_flag)
         )
+
+    def _executor(self, args: tuple[Any, ...]) -> ThreadPoolExecutor:
+        concurrency = getattr(args[0], "concurrency", 1) if args else 1
+        if not isinstance(concurrency, int) or concurrency <= 1:
+            return self._model_thread
+        if concurrency not in self._batch_threads:
+            self._batch_threads[concurrency] = ThreadPoolExecutor(
+                max_workers=concurrency, thread_name_prefix="diffcoder-model-batch"
+            )
+        return self._batch_threads[concurrency]
 
     def cancel(
         self,
@@ -133,7 +150,8 @@ class JobRegistry:
     def close(self) -> None:
         """Cancel every job (a running one stops within one forward); drop the queued ones."""
         self.cancel_all()
-        self._model_thread.shutdown(wait=False, cancel_futures=True)
+        for executor in (self._model_thread, *self._batch_threads.values()):
+            executor.shutdown(wait=False, cancel_futures=True)
 
 
 def cancelled_request_id(message: Any) -> Any | None:

@@ -25,6 +25,14 @@ class Canvas:
     steps: int = 0  # forwards reported to the step callback
     nfe: int = 0  # forwards after the prefill
 
+    @staticmethod
+    def capacity_for(prompt_len: int, config: DecodeConfig, *, drafting: bool) -> int:
+        """KV slots a request needs: the one place the cache is sized. Forwards stay inside the
+        request's positions, except a draft verification, which also feeds masked copies of up
+        to max_draft_window blocks."""
+        scratch = config.max_draft_window * config.block_length if drafting else 0
+        return max(prompt_len + config.max_new_tokens + scratch, config.block_length)
+
     @classmethod
     def create(
         cls,
@@ -34,21 +42,22 @@ class Canvas:
         mask_id: int,
         *,
         drafting: bool,
+        cache: KVCache | None = None,
     ) -> Canvas:
-        """The prompt and `max_new_tokens` masked positions, with an empty cache for all of it."""
+        """The prompt and `max_new_tokens` masked positions, with an empty cache for all of it
+        (`cache`: one the caller allocated, at least `capacity_for` slots, length 0)."""
         device, prompt_len, length = lm.device, len(prompt_ids), config.block_length
         end = prompt_len + config.max_new_tokens
         tokens = list(prompt_ids) + [mask_id] * config.max_new_tokens
-        # The one place the cache is sized. Forwards stay inside the request's positions, except
-        # a draft verification, which also feeds masked copies of up to max_draft_window blocks.
-        scratch = config.max_draft_window * length if drafting else 0
+        if cache is None:
+            cache = lm.new_cache(cls.capacity_for(prompt_len, config, drafting=drafting))
         return cls(
             tokens=torch.tensor(tokens, device=device, dtype=torch.long),
             undecided=torch.arange(end, device=device) >= prompt_len,
             positions=torch.arange(end, device=device),
             prompt_len=prompt_len,
             block_length=length,
-            cache=lm.new_cache(end + scratch),
+            cache=cache,
             block_start=prompt_len - prompt_len % length,
         )
 

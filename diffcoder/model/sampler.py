@@ -1,4 +1,8 @@
-"""The block-diffusion sampler: block -> step -> select -> commit, after a prompt, batch size 1.
+"""The block-diffusion sampler: block -> step -> select -> commit, after a prompt.
+
+`decode_steps` is one request's decoding as a step machine (it yields the forwards it needs;
+`diffcoder.model.steps`); `generate` drives it alone, batch size 1, and the batching scheduler
+drives many at once.
 
 `parity` reproduces upstream Stable-DiffCoder decoding exactly (docs/decoding.md); `fast` keeps
 its token choices but fuses each block's commit into the next block's first step, never picks
@@ -8,15 +12,16 @@ special ids, and ends as soon as decided tokens make EOS or a stop string certai
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 
 import torch
 
 from diffcoder.model.canvas import Canvas
-from diffcoder.model.draft import Verification, verify_draft
+from diffcoder.model.draft import Verification, apply_verification, verification_forward
 from diffcoder.model.draft_cursor import DraftCursor
 from diffcoder.model.runtime import BlockDiffusionLM
 from diffcoder.model.selection import choose_tokens, commit_count, select_commits
+from diffcoder.model.steps import ForwardOp, PrefillOp, StepOp, Steps, drive_alone
 from diffcoder.model.types import (
     CancelFlag,
     DecodeConfig,
@@ -40,33 +45,59 @@ def generate(
     cancel: CancelFlag | None = None,
     draft: list[int] | None = None,
 ) -> GenerationResult:
-    """Decode `config.max_new_tokens` positions after `prompt_ids` block by block.
+    """Decode `config.max_new_tokens` positions after `prompt_ids` block by block, batch 1.
 
     `draft` (fast mode, temperature 0) is text the output probably repeats, such as the code
     being edited; it is verified many blocks per forward and never changes the output.
     """
-    fast = config.mode == "fast"
-    if draft is not None and not fast:
+    drafting = uses_draft(config, draft)
+    canvas = Canvas.create(lm, prompt_ids, config, special.mask, drafting=drafting)
+    steps = decode_steps(
+        canvas, config, special, decode=decode, on_step=on_step, cancel=cancel, draft=draft
+    )
+    return drive_alone(lm, canvas.cache, steps)
+
+
+def uses_draft(config: DecodeConfig, draft: list[int] | None) -> bool:
+    """Whether a request verifies its draft (which sizes its cache); rejects parity drafts."""
+    if draft is not None and config.mode != "fast":
         raise ValueError("drafts need fast mode (parity mode reproduces upstream decoding)")
+    return bool(draft) and config.temperature == 0
+
+
+def decode_steps(
+    canvas: Canvas,
+    config: DecodeConfig,
+    special: SpecialIds,
+    *,
+    decode: Callable[[list[int]], str] = lambda ids: "",
+    on_step: StepCallback | None = None,
+    cancel: CancelFlag | None = None,
+    draft: list[int] | None = None,
+) -> Steps:
+    """One request's decoding on `canvas` (fresh, its cache empty) as a step machine: yields
+    each forward it needs (`diffcoder.model.steps`), is sent its logits, returns the result."""
+    fast = config.mode == "fast"
     cursor = None
-    if draft and config.temperature == 0:
-        cursor = DraftCursor(draft, config.draft_window, config.max_draft_window)
+    if uses_draft(config, draft):
+        assert draft is not None
+        cursor = DraftCursor(draft, config.draft_window, config.max_draft_window, decode=decode)
+    device = canvas.tokens.device
     banned = None
     if fast:
-        banned = torch.tensor(sorted(special.banned | {special.mask}), device=lm.device)
-    generator = torch.Generator(device=lm.device).manual_seed(config.seed)
+        banned = torch.tensor(sorted(special.banned | {special.mask}), device=device)
+    generator = torch.Generator(device=device).manual_seed(config.seed)
     ending = _EndWatch(special.eos, config.stop_strings, decode) if fast else None
 
     started = time.perf_counter()
-    canvas = Canvas.create(lm, prompt_ids, config, special.mask, drafting=cursor is not None)
-    lm.prefill(canvas.cache, canvas.tokens[: canvas.block_start])
+    yield PrefillOp(canvas.tokens[: canvas.block_start])
     prefilled = time.perf_counter()
 
     finish: FinishReason | None = None
     while finish is None and canvas.block_start < canvas.end:
         step = 0  # denoising steps the current block has had
         if cursor is not None:
-            verified = _verify_draft(lm, canvas, cursor, config, banned)
+            verified = yield from _verify_draft(canvas, cursor, config, banned)
             if verified is not None:
                 finish = _after_forward(canvas, on_step, cancel, ending)
                 if not verified.opened_block:
@@ -76,11 +107,11 @@ def generate(
         masked = block_end - max(canvas.block_start, canvas.prompt_len)  # what the schedule spreads
         while finish is None and canvas.block_is_open():
             count = commit_count(config, masked, step)
-            _denoise_step(lm, canvas, count, config, generator, banned)
+            yield from _denoise_step(canvas, count, config, generator, banned)
             step += 1
             finish = _after_forward(canvas, on_step, cancel, ending)
         if finish is None and not fast:
-            finish = _commit_block(lm, canvas, special.eos)
+            finish = yield from _commit_block(canvas, special.eos)
         if finish is None and cursor is not None:
             cursor.realign(canvas.tokens[canvas.prompt_len : block_end].tolist())
         canvas.block_start = block_end
@@ -99,23 +130,22 @@ def generate(
 
 
 def _denoise_step(
-    lm: BlockDiffusionLM,
     canvas: Canvas,
     count: int | None,
     config: DecodeConfig,
     generator: torch.Generator,
     banned: torch.Tensor | None,
-) -> None:
+) -> Generator[StepOp, torch.Tensor | None, None]:
     """One forward over the block (fast mode feeds the decided block before it too, committing
     its KV) and one round of commits: `count` positions, or by the threshold when None."""
     fed, start, end = canvas.cached, canvas.block_start, canvas.block_end
-    logits = lm.forward(
-        canvas.cache,
+    logits = yield ForwardOp(
         canvas.tokens[fed:end],
         canvas.positions[fed:end],
         commit=start - fed,
         logits_rows=slice(start - fed, None),
     )
+    assert logits is not None
     canvas.nfe += 1
     tokens, confidence = choose_tokens(logits, config.temperature, generator, banned)
     undecided = canvas.undecided[start:end]
@@ -124,30 +154,36 @@ def _denoise_step(
 
 
 def _verify_draft(
-    lm: BlockDiffusionLM,
     canvas: Canvas,
     cursor: DraftCursor,
     config: DecodeConfig,
     banned: torch.Tensor | None,
-) -> Verification | None:
+) -> Generator[StepOp, torch.Tensor | None, Verification | None]:
     """Check where the draft says the text goes on, several blocks in one forward; None when
     the draft has nothing to propose here (and no forward ran)."""
     proposal = cursor.proposal(canvas.generated_before_block)
     if not proposal:
         return None
-    verified = verify_draft(
-        lm, canvas, proposal, window=cursor.window, config=config, banned=banned
-    )
-    if verified is not None:
-        cursor.record(verified)
+    planned = verification_forward(canvas, proposal, window=cursor.window)
+    if planned is None:
+        return None
+    logits = yield planned.forward
+    assert logits is not None
+    canvas.nfe += 1
+    verified = apply_verification(canvas, planned, logits, config=config, banned=banned)
+    cursor.record(verified)
     return verified
 
 
-def _commit_block(lm: BlockDiffusionLM, canvas: Canvas, eos: int) -> FinishReason | None:
+def _commit_block(
+    canvas: Canvas, eos: int
+) -> Generator[StepOp, torch.Tensor | None, FinishReason | None]:
     """Parity mode: upstream's separate forward that commits the finished block, then its EOS
     check on everything generated so far."""
     start, end = canvas.block_start, canvas.block_end
-    lm.extend(canvas.cache, canvas.tokens[start:end], canvas.positions[start:end])
+    yield ForwardOp(
+        canvas.tokens[start:end], canvas.positions[start:end], commit=end - start, logits_rows=None
+    )
     canvas.nfe += 1
     return "eos" if bool((canvas.tokens[canvas.prompt_len : end] == eos).any()) else None
 

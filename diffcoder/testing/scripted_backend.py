@@ -46,12 +46,14 @@ class ScriptedBackend:
         steps: int = 20,
         step_delay: float = 0.0,
         name: str = "scripted",
+        concurrency: int = 1,
     ) -> None:
         self._tokenizer, self._special = tokenizer, special
         self.answer = answer
         self.finish_reason: FinishReason = finish_reason
         self.steps, self.step_delay, self.name = steps, step_delay, name
         self.calls: list[ScriptedCall] = []
+        self._concurrency = concurrency  # >1: callers may decode side by side, like a batch
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, answer, **options) -> ScriptedBackend:
@@ -74,7 +76,7 @@ class ScriptedBackend:
 
     @property
     def concurrency(self) -> int:
-        return 1
+        return self._concurrency
 
     def describe(self) -> BackendInfo:
         return BackendInfo(

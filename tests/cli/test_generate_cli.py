@@ -208,3 +208,83 @@ def test_draft_needs_fast_mode(ckpt, capsys):
     argv = ["generate", "--model", str(ckpt), "--prompt", "x", "--mode", "parity"]
     assert main([*argv, "--draft-ids", "300,301"]) == 2
     assert "fast mode" in capsys.readouterr().err
+
+
+TIMINGS = {"prefill_seconds", "decode_seconds", "model_seconds"}
+
+
+def jsonl_lines(capsys, *argv) -> list[dict]:
+    assert main(list(argv)) == 0
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+
+def test_prompts_jsonl_batched_equals_one_after_another(sharp_ckpt, capsys, tmp_path):
+    single = run_json(
+        capsys,
+        "generate",
+        "--model",
+        str(sharp_ckpt),
+        "--prompt",
+        "def f(x):",
+        "--json",
+        "--max-new-tokens",
+        "24",
+    )
+    lines = [
+        {"prompt": "def f(x):"},
+        {"prompt": "class Stack:", "max_new_tokens": 9, "stop": "\n"},
+        {"prompt_ids": [300, 301, 302, 303, 304, 305, 306], "max_new_tokens": 13},
+        {"prompt": "import os", "draft_ids": single["token_ids"][:20]},
+        {"prompt": "x = [", "max_new_tokens": 30, "stop": ["]", ")"]},
+    ] * 2
+    path = tmp_path / "prompts.jsonl"
+    path.write_text("\n".join(json.dumps(line) for line in lines) + "\n", "utf-8")
+    common = ["generate", "--model", str(sharp_ckpt), "--prompts-jsonl", str(path), "--json"]
+    common += ["--max-new-tokens", "24", "--device", "cpu"]
+    alone = jsonl_lines(capsys, *common, "--batch-size", "1")
+    batched = jsonl_lines(capsys, *common, "--batch-size", "4")
+    assert len(alone) == len(batched) == len(lines) + 1
+    for a, b in zip(alone[:-1], batched[:-1], strict=True):
+        assert set(a) == set(b) == set(single)  # the keys of a single `generate --json`
+        assert {k: v for k, v in a.items() if k not in TIMINGS} == {
+            k: v for k, v in b.items() if k not in TIMINGS
+        }
+    assert alone[0]["token_ids"] == single["token_ids"]  # input order, the flags' defaults
+    assert alone[1]["generated_tokens"] <= 9 and alone[2]["prompt_tokens"] == 7
+    one, many = alone[-1]["summary"], batched[-1]["summary"]
+    assert one["requests"] == many["requests"] == len(lines)
+    assert one["tokens"] == many["tokens"] == sum(a["generated_tokens"] for a in alone[:-1])
+    assert one["forwards"] == sum(a["nfe"] for a in alone[:-1])
+    assert many["forwards"] < one["forwards"] / 2  # shared forwards
+    assert many["seconds"] > 0
+
+
+@pytest.mark.parametrize(
+    ("text", "extra", "message"),
+    [
+        ('{"prompt": "x"}\nnot json\n', [], "line 2 is not JSON"),
+        ('{"prompt": "x", "prompt_ids": [1]}\n', [], "exactly one of"),
+        ('{"prompt": "x", "max_new_tokens": 0}\n', [], "positive integer"),
+        ('{"prompt": "x", "temperature": 1}\n', [], "unknown key 'temperature'"),
+        ('{"prompt_ids": [99999999]}\n', [], "not in this model's tokenizer"),
+        ("\n", [], "holds no requests"),
+        ('{"prompt": "x"}\n', ["--draft-ids", "1"], "draft_ids"),
+    ],
+)
+def test_prompts_jsonl_errors_are_clear(ckpt, capsys, tmp_path, text, extra, message):
+    path = tmp_path / "bad.jsonl"
+    path.write_text(text, "utf-8")
+    argv = ["generate", "--model", str(ckpt), "--prompts-jsonl", str(path), "--json", *extra]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "error" in err and message in err
+
+
+def test_batch_size_needs_prompts_jsonl_and_jsonl_needs_json(ckpt, capsys, tmp_path):
+    argv = ["generate", "--model", str(ckpt), "--prompt", "x", "--batch-size", "2"]
+    assert main(argv) == 2
+    assert "--prompts-jsonl" in capsys.readouterr().err
+    path = tmp_path / "one.jsonl"
+    path.write_text('{"prompt": "x"}\n', "utf-8")
+    assert main(["generate", "--model", str(ckpt), "--prompts-jsonl", str(path)]) == 2
+    assert "--json" in capsys.readouterr().err

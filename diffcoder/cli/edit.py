@@ -26,12 +26,16 @@ from diffcoder.cli.target import (
 if TYPE_CHECKING:
     from diffcoder.editing.edit_pipeline import EditRequest, EditResult
 
-# The figures the human-readable verdict line shows (`--json` carries all of `stats()`).
+# The figures the human-readable verdict line shows (`--json` carries all of `stats()`):
+# forwards per token (autoregressive decoding needs 1.0) and the share of the answer the draft,
+# the region itself, supplied say what verifying the draft saved.
 SHOWN_STATS = (
     "finish_reason",
     "nfe",
     "generated_tokens",
     "draft_accepted_tokens",
+    "forwards_per_token",
+    "draft_accepted_share",
     "decode_seconds",
 )
 EXIT_CODES = (

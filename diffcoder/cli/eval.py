@@ -100,6 +100,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     edit.add_argument("--scope", default="file", choices=SCOPES)
     edit.add_argument("--via", default="direct", choices=BACKENDS)
+    edit.add_argument(
+        "--oracle",
+        action="store_true",
+        help="the model writes the gold code for the region it is shown: the pipeline's ceiling",
+    )
+    edit.add_argument(
+        "--tokenizer", type=Path, help="--oracle: a tokenizer.json (default: --model's)"
+    )
     edit.set_defaults(run=_reporting_errors(run_edit_eval))
 
     infill = kinds.add_parser("infill", help="fill-in-the-middle (HumanEval-infilling)")
@@ -159,33 +167,15 @@ def _emit(args: argparse.Namespace, payload: dict[str, Any], human: list[str]) -
         print("\n".join(human))
 
 
-def _references_lines(result: dict[str, Any], gold: str, original: str) -> list[str]:
-    flaky = ", ".join(f"{f['id']} ({f['program']})" for f in result["flaky"]) or "none"
-    return [
-        f"{gold} passing: {result['passed']}/{result['total']} (all should pass)",
-        f"{original} passing: {result['before_passed']}/{result['total']} (none should pass)",
-        f"flaky (outcome changed between runs): {flaky}",
-        f"environment errors (left out): {result['env_errors']} "
-        f"{result['env_errors_by_package'] or ''}".rstrip(),
-        f"sandbox: {result['sandbox']}",
-    ]
-
-
 def _references_checked(
     args: argparse.Namespace, result: dict[str, Any], gold: str, original: str
 ) -> int:
     """Show a `--check-references` result and give its exit code."""
+    from diffcoder.evaluation.references import references_lines, references_status
+
     _report_env_errors(result["env_errors_by_package"], args.python)
-    _emit(args, result, _references_lines(result, gold, original))
+    _emit(args, result, references_lines(result, gold, original))
     return references_status(result)
-
-
-def references_status(result: dict[str, Any]) -> int:
-    """The exit code of `--check-references` (README's table): 2 when packages are missing (the
-    environment is incomplete), 1 when a reference fails, 0 when all pass (flaky ones are named)."""
-    if result["env_errors"]:
-        return 2
-    return 1 if result["failed"] else 0
 
 
 def _model_name(args: argparse.Namespace) -> str:
@@ -208,6 +198,15 @@ def _check_lsp_options(args: argparse.Namespace, temperature: float) -> None:
         )
 
 
+def _oracle(args: argparse.Namespace, problems: list) -> Any:
+    """The gold-answer oracle's edit backend (the pipeline in this process, no weights)."""
+    from diffcoder.evaluation.oracle_eval import OracleEdits, load_oracle
+
+    if args.via != "direct":
+        raise ValueError("--oracle runs the pipeline in this process; drop --via lsp")
+    return OracleEdits.for_problems(load_oracle(args.model, args.tokenizer), problems)
+
+
 def run_edit_eval(args: argparse.Namespace) -> int:
     from diffcoder.evaluation.backends import open_backend
     from diffcoder.evaluation.datasets import load_edit_problems
@@ -220,6 +219,8 @@ def run_edit_eval(args: argparse.Namespace) -> int:
     )
     from diffcoder.evaluation.environment import env_summary
 
+    if args.tokenizer is not None and not args.oracle:
+        raise ValueError("--tokenizer is for --oracle (a model uses its own tokenizer)")
     problems = load_edit_problems(
         args.dataset, args.format, instruction=args.instruction, limit=args.limit
     )
@@ -241,13 +242,16 @@ def run_edit_eval(args: argparse.Namespace) -> int:
         limits=limits,
         workers=args.workers,
     )
-    backend = open_backend(
-        args.via,
-        lambda: backend_from_args(args),  # no --model: the embedded demo model
-        model=args.model,
-        device=args.device,
-        quant=args.quant,
-    )
+    if args.oracle:
+        backend = _oracle(args, problems)
+    else:
+        backend = open_backend(
+            args.via,
+            lambda: backend_from_args(args),  # no --model: the embedded demo model
+            model=args.model,
+            device=args.device,
+            quant=args.quant,
+        )
     try:
         records = evaluate_edits(backend, problems, settings)
     finally:
@@ -258,7 +262,7 @@ def run_edit_eval(args: argparse.Namespace) -> int:
     described = {
         "dataset": str(args.dataset),
         "format": args.format,
-        "model": _model_name(args),
+        "model": f"oracle over {backend.oracle.name}" if args.oracle else _model_name(args),
         "via": args.via,
         "instruction": args.instruction,
         "sandbox": _sandbox(limits),
@@ -318,9 +322,11 @@ def _finish(
         report = write_report(args.report, title, summary, records, described)
         print(f"report: {report}", file=sys.stderr)
     human = [f"pass@1 {summary['pass_at_1']:.3f} over {summary['total']} problems"]
-    for key in ("pass_at_1_by_change_kind", "latency_seconds", "nfe", "tokens_per_forward"):
-        if key in summary:
-            human.append(f"{key}: {summary[key]}")
+    shown = ("pass_at_1_by_change_kind", "latency_seconds", "nfe", "tokens_per_forward")
+    shown += ("forwards_per_token", "draft_accepted_share", "scope_misses")
+    human += [f"{key}: {summary[key]}" for key in shown if key in summary]
+    if "oracle" in summary:
+        human.append(f"oracle failures by cause: {summary['oracle']['failures_by_cause']}")
     if summary.get("env_errors"):
         human.append(f"left out, missing packages: {summary['env_errors_by_package']}")
     _emit(args, summary, human)

@@ -22,6 +22,18 @@ def region_token_budget(context_tokens: int) -> int:
 
 DEFAULT_REGION_TOKENS = region_token_budget(DEFAULT_CONTEXT_TOKENS)
 
+# Room in the answer for code an edit adds (a new function or method), on top of the region's own
+# growth: a sixteenth of the context, at least MIN_ANSWER_HEADROOM. The gold-answer oracle
+# (`diffcoder eval edit --oracle`) found a flat 64 too small: 14 of EditEval's 194 gold answers
+# did not fit (a 21-token function whose gold is 97 tokens, an 83-token one that becomes 453).
+ANSWER_HEADROOM_SHARE = 1 / 16
+MIN_ANSWER_HEADROOM = 64
+
+
+def answer_headroom(context_tokens: int) -> int:
+    """Tokens an edit's answer may add beyond the region's growth (512 of an 8192 context)."""
+    return max(MIN_ANSWER_HEADROOM, int(context_tokens * ANSWER_HEADROOM_SHARE))
+
 
 # No token of Stable-DiffCoder's vocabulary spans more characters (its longest is 512 spaces; the
 # demo model's is 55): an instruction of more than this many characters per context token cannot

@@ -14,6 +14,7 @@ from functools import lru_cache, partial
 from diffcoder.editing.budgets import (
     DEFAULT_CONTEXT_TOKENS,
     PromptTooLongError,
+    answer_headroom,
     check_instruction,
 )
 from diffcoder.editing.file_context import Kept, RegionLayout, render_context, select_context
@@ -26,7 +27,7 @@ from diffcoder.editing.output import (
 )
 from diffcoder.model.backend import PromptTokenizer
 
-GROWTH, HEADROOM = 1.5, 64  # answer budget = GROWTH x region tokens + HEADROOM
+GROWTH = 1.5  # answer budget = GROWTH x region tokens + answer_headroom(context budget)
 ECHO_LINES = 20  # file lines kept beside the region to recognise what the model repeats
 # Elision lines and BPE merges across lines are not in the per-line costs: the margin each retry
 # takes off on top of the measured overshoot.
@@ -181,7 +182,9 @@ def build_edit_prompt(
 
     region_tokens = len(encode(layout.region))
     fixed = len(render(_NO_CONTEXT)[1])
-    wanted = max_new_tokens if max_new_tokens is not None else GROWTH * region_tokens + HEADROOM
+    wanted = max_new_tokens
+    if wanted is None:
+        wanted = GROWTH * region_tokens + answer_headroom(context_tokens)
     room = context_tokens - fixed
     need = min(wanted, region_tokens + 1)  # the shortest answer worth decoding
     if room < need:

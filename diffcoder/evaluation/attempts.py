@@ -37,6 +37,9 @@ class EditAttempt:
     seconds: float  # wall clock of the whole edit request, as a user waits for it
     draft_accepted_tokens: int = 0
     model_seconds: float = 0.0  # prefill + decoding, as the engine measured it
+    forwards_per_token: float = 0.0  # NFE / generated tokens: 1.0 is autoregressive decoding
+    draft_accepted_share: float = 0.0  # the share of generated tokens the draft supplied
+    oracle: dict[str, Any] | None = None  # `--oracle`: what the oracle answered and why
 
     @classmethod
     def from_stats(
@@ -60,6 +63,8 @@ class EditAttempt:
             seconds=seconds,
             draft_accepted_tokens=int(stats.get("draft_accepted_tokens", 0)),
             model_seconds=float(stats.get("model_seconds", 0.0)),
+            forwards_per_token=float(stats.get("forwards_per_token", 0.0)),
+            draft_accepted_share=float(stats.get("draft_accepted_share", 0.0)),
         )
 
 

@@ -43,6 +43,8 @@ REPLY_STATS = {
     "forwards": "nfe",
     "generatedTokens": "generated_tokens",
     "draftAcceptedTokens": "draft_accepted_tokens",
+    "forwardsPerToken": "forwards_per_token",
+    "draftAcceptedShare": "draft_accepted_share",
     "modelSeconds": "model_seconds",
 }
 

@@ -18,6 +18,7 @@ from diffcoder.evaluation.attempts import EditAttempt, EditBackend, EditTarget
 from diffcoder.evaluation.datasets import EditProblem, edit_program
 from diffcoder.evaluation.environment import env_summary, environment_errors, missing_at_run_time
 from diffcoder.evaluation.metrics import mean_pass_at_k, spread
+from diffcoder.evaluation.oracle_eval import oracle_summary
 from diffcoder.evaluation.references import ReferencePair, check_pairs
 from diffcoder.evaluation.sandbox import DEFAULT_WORKERS, ExecResult, SandboxLimits, run_program
 
@@ -81,8 +82,14 @@ def _record(
         "env_error": None
         if run.passed
         else missing_at_run_time(run.stderr, settings.limits.python),
-        **{k: v for k, v in asdict(attempt).items() if k not in ("new_text", "seconds")},
+        **{
+            k: v
+            for k, v in asdict(attempt).items()
+            if k not in ("new_text", "seconds") and not (k == "oracle" and v is None)
+        },
         "tokens_per_forward": round(attempt.tokens_per_forward, 4),
+        "forwards_per_token": round(attempt.forwards_per_token, 4),
+        "draft_accepted_share": round(attempt.draft_accepted_share, 4),
         "model_seconds": round(attempt.model_seconds, 4),
         "latency_seconds": round(attempt.seconds, 4),
         "new_text": attempt.new_text,
@@ -152,8 +159,12 @@ def summarize_edits(
         by_kind[kinds[problem]].append((n, c))
     all_counts = [(n, c) for n, c in counts.values()]
     ks = sorted({1, settings.samples})
+    oracle = {}
+    if any("oracle" in record for record in records):
+        oracle = oracle_summary(records, set(env))
     return {
         "total": len(counts),
+        "passed": sum(1 for _, c in all_counts if c),  # problems with a passing sample
         "samples": settings.samples,
         "temperature": settings.temperature,
         "scope": settings.scope,
@@ -168,6 +179,9 @@ def summarize_edits(
         "latency_seconds": spread([r["latency_seconds"] for r in records]),
         "nfe": spread([r["nfe"] for r in records]),
         "tokens_per_forward": spread([r["tokens_per_forward"] for r in records]),
+        "forwards_per_token": spread([r["forwards_per_token"] for r in records]),
+        "draft_accepted_share": spread([r["draft_accepted_share"] for r in records]),
+        **oracle,
         **env_summary({key: sorted(set(modules)) for key, modules in env.items()}),
     }
 

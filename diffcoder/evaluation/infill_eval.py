@@ -105,6 +105,8 @@ def summarize_infill(
         "latency_seconds": spread([r["latency_seconds"] for r in records]),
         "nfe": spread([r["nfe"] for r in records]),
         "tokens_per_forward": spread([r["tokens_per_forward"] for r in records]),
+        "forwards_per_token": spread([r["forwards_per_token"] for r in records]),
+        "draft_accepted_share": spread([r["draft_accepted_share"] for r in records]),
         **env_summary(env_errors or {}),
     }
 

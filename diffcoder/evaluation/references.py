@@ -96,3 +96,24 @@ def check_pairs(
         **env_summary(env),
         "sandbox": describe(kind),
     }
+
+
+def references_lines(result: dict[str, Any], gold: str, original: str) -> list[str]:
+    """The human-readable lines of a `--check-references` result."""
+    flaky = ", ".join(f"{f['id']} ({f['program']})" for f in result["flaky"]) or "none"
+    return [
+        f"{gold} passing: {result['passed']}/{result['total']} (all should pass)",
+        f"{original} passing: {result['before_passed']}/{result['total']} (none should pass)",
+        f"flaky (outcome changed between runs): {flaky}",
+        f"environment errors (left out): {result['env_errors']} "
+        f"{result['env_errors_by_package'] or ''}".rstrip(),
+        f"sandbox: {result['sandbox']}",
+    ]
+
+
+def references_status(result: dict[str, Any]) -> int:
+    """The exit code of `--check-references` (README's table): 2 when packages are missing (the
+    environment is incomplete), 1 when a reference fails, 0 when all pass (flaky ones are named)."""
+    if result["env_errors"]:
+        return 2
+    return 1 if result["failed"] else 0

@@ -89,10 +89,23 @@ def write_report(
     lines.append(_spread_row("latency (s)", summary.get("latency_seconds")))
     lines.append(_spread_row("forward passes (NFE)", summary.get("nfe")))
     lines.append(_spread_row("tokens per forward", summary.get("tokens_per_forward")))
-    keys = ("rejected", "timed_out", "exact_match", "env_errors", "env_errors_by_package")
+    lines.append(_spread_row("forwards per token", summary.get("forwards_per_token")))
+    lines.append(_spread_row("draft accepted share", summary.get("draft_accepted_share")))
+    keys = (
+        "rejected",
+        "timed_out",
+        "exact_match",
+        "scope_misses",
+        "env_errors",
+        "env_errors_by_package",
+    )
     extras = [key for key in keys if key in summary]
     if extras:
         lines += [""] + [f"- {key}: {summary[key]}" for key in extras]
+    failures = (summary.get("oracle") or {}).get("failures_by_cause")
+    if failures:
+        lines += ["", "| oracle failure cause | problems |", "|---|---|"]
+        lines += [f"| {cause} | {', '.join(ids)} |" for cause, ids in failures.items()]
     lines.append("")
     if plots:
         lines += [f"![{name}]({name})" for name in plots]

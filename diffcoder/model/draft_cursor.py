@@ -7,6 +7,7 @@ Pure bookkeeping over token ids (no forwards); `draft.verify_draft` runs the ver
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -18,27 +19,61 @@ LONGEST_MATCH = 8
 # After this many wrong first blocks in a row, stop verifying until the draft is found again:
 # a wrong draft then costs nothing but the re-alignment search.
 MAX_MISSES = 2
+GROWTH = 4  # the window multiplies by this after a window is accepted whole
+FAR = 16  # draft tokens of distance from the expected place that cost one token of agreement
+
+
+class LineBreaks:
+    """Which token ids contain a newline (so a line of text starts after them), from `decode`;
+    without one, no token does and re-alignment uses token anchors only."""
+
+    def __init__(self, decode: Callable[[list[int]], str] | None) -> None:
+        self._decode = decode
+        self._known: dict[int, bool] = {}
+
+    def __call__(self, token: int) -> bool:
+        if self._decode is None:
+            return False
+        if token not in self._known:
+            self._known[token] = "\n" in self._decode([token])
+        return self._known[token]
 
 
 class DraftCursor:
     """Where the generated text continues in the draft, and how many blocks to verify at once.
 
-    The draft index of generated position g is `g + shift`. After a mismatch the longest suffix of
-    the generated tokens that also occurs in the draft (prompt-lookup style) moves `shift`, so one
-    changed line does not end acceleration for the rest of the region. An edit reads its draft
-    in order, so re-alignment only looks past what has already been confirmed.
+    The draft index of generated position g is `g + shift`. After the output leaves the draft,
+    re-alignment picks the place in the draft that explains the most recent generated tokens,
+    as a diff would: a run of at least `ANCHOR` tokens found anywhere past what was confirmed
+    (prompt-lookup style), or a line start, when the output has just begun a line, whose
+    newline token (and what follows of the line so far) it shares. So after a changed hunk the
+    cursor jumps to the draft's next line that the output resumes, not only after three tokens of
+    it. An edit reads its draft in order: strong anchors only look past what was confirmed.
     """
 
-    def __init__(self, draft: list[int], window: int, max_window: int) -> None:
+    def __init__(
+        self,
+        draft: list[int],
+        window: int,
+        max_window: int,
+        *,
+        decode: Callable[[list[int]], str] | None = None,
+    ) -> None:
         self.draft, self.shift = list(draft), 0
         self.confirmed = 0  # draft tokens up to here were accepted or re-aligned to
         self.misses = 0  # verifications in a row whose first block the draft got wrong
         self._proposed_from = 0
         self.window, self.max_window = window, max_window
+        self.peak = window  # the widest window accepted whole: restored after a re-alignment
         self.accepted_tokens = 0
         self._anchors: dict[tuple[int, ...], list[int]] = defaultdict(list)
         for end in range(ANCHOR, len(self.draft) + 1):
             self._anchors[tuple(self.draft[end - ANCHOR : end])].append(end)
+        self._breaks = LineBreaks(decode)
+        # the draft's line starts: positions after a token holding a newline
+        self._line_starts = {
+            s for s in range(1, len(self.draft)) if self._breaks(self.draft[s - 1])
+        }
 
     def proposal(self, generated: int) -> list[int]:
         if self.misses >= MAX_MISSES:
@@ -47,45 +82,98 @@ class DraftCursor:
         return self.draft[start:] if 0 <= start < len(self.draft) else []
 
     def record(self, outcome: Verification) -> None:
-        """Grow the window after full acceptance, shrink it to what was accepted when the draft
-        was wrong; a block refused only for low confidence says nothing against the draft."""
+        """Grow the window quickly after full acceptance, shrink it to what was accepted when the
+        draft was wrong; a block refused only for low confidence says nothing against the draft."""
         self.accepted_tokens += outcome.accepted_tokens
         missed = outcome.accepted_blocks == 0 and outcome.draft_disagreed
         self.misses = self.misses + 1 if missed else 0
-        self.confirmed = max(self.confirmed, self._proposed_from + outcome.accepted_tokens)
+        if outcome.accepted_tokens:
+            self.confirmed = max(self.confirmed, self._proposed_from + outcome.accepted_tokens)
         if outcome.accepted_blocks == outcome.verified_blocks:
-            self.window = min(self.max_window, 2 * self.window)
+            self.window = min(self.max_window, GROWTH * self.window)
+            self.peak = max(self.peak, self.window)
         elif outcome.draft_disagreed:
             self.window = max(1, outcome.accepted_blocks)
 
     def realign(self, generated: list[int]) -> None:
-        if len(generated) < ANCHOR:
+        """After a block decoded without the draft: keep the shift while the latest tokens still
+        agree with the draft there (a substitution), else move it to the place that explains
+        them best, nearer places first (an edit is local; a far jump needs a longer match)."""
+        if not generated:
             return
         if self._still_in_step(generated):
             self.misses = 0
             return
         expected = len(generated) + self.shift
-        best: tuple[int, int] | None = None  # (-match length, distance from expected), end
-        best_end = None
-        for end in self._anchors.get(tuple(generated[-ANCHOR:]), ()):
-            if not self.confirmed < end < len(self.draft):
-                continue  # behind what was already used, or nothing left to propose
-            length = ANCHOR
-            while (
-                length < min(LONGEST_MATCH, end, len(generated))
-                and self.draft[end - length - 1] == generated[-length - 1]
-            ):
-                length += 1
-            key = (-length, abs(end - expected))
-            if best is None or key < best:
-                best, best_end = key, end
-        if best_end is not None:
-            self.shift = best_end - len(generated)
-            self.confirmed, self.misses = best_end, 0
+        target = self._line_target(generated, expected)
+        best_end, best = expected, (float("-inf"), 0.0)
+        for end in self._candidates(generated, expected):
+            length = min(self._agreement(generated, end), LONGEST_MATCH)
+            key = (length - abs(end - target) / FAR, -abs(end - target))
+            if key > best:
+                best_end, best = end, key
+        if best_end == expected:
+            return  # nothing explains the latest tokens better: keep guessing a substitution
+        self.shift = best_end - len(generated)
+        self.misses = 0
+        if self._agreement(generated, best_end) >= ANCHOR:
+            self.window = max(self.window, min(self.peak, self.max_window))
+
+    def _line_target(self, generated: list[int], expected: int) -> int:
+        """Where the output should be if each line it wrote since the last confirmed draft
+        token replaced one line of the draft (a diff's most common hunk); `expected` when
+        line breaks are unknown or none was written."""
+        since = min(max(self.confirmed - self.shift, 0), len(generated))
+        lines = sum(self._breaks(t) for t in generated[since:])
+        if not lines:
+            return expected
+        tail = 0  # tokens written after the output's last line break
+        while self._breaks(generated[-1 - tail]) is False and tail < len(generated) - 1:
+            tail += 1
+        for place in range(self.confirmed, len(self.draft)):
+            if self._breaks(self.draft[place]):
+                lines -= 1
+                if not lines:
+                    return place + 1 + tail
+        return expected
+
+    def _candidates(self, generated: list[int], expected: int) -> list[int]:
+        """Draft ends where the latest tokens may continue, past what was confirmed: where the
+        last `ANCHOR` tokens occur; and when the output began a line within them, every draft
+        line start holding that partial line (the current place only if it is one too)."""
+        found = [
+            end
+            for end in self._anchors.get(tuple(generated[-ANCHOR:]), ())
+            if self.confirmed < end < len(self.draft)
+        ]
+        back = next(
+            (b for b in range(1, min(ANCHOR, len(generated)) + 1) if self._breaks(generated[-b])),
+            None,
+        )
+        if back is None:
+            return [expected, *found]
+        partial = generated[len(generated) - back + 1 :]
+        for start in sorted(self._line_starts):
+            end = start + len(partial)
+            if self.confirmed < end < len(self.draft) and self.draft[start:end] == partial:
+                found.append(end)
+        if expected - len(partial) in self._line_starts:
+            found.append(expected)
+        return found
+
+    def _agreement(self, generated: list[int], end: int) -> int:
+        """How many of the latest generated tokens equal the draft's tokens before `end`."""
+        if not 0 <= end <= len(self.draft):
+            return 0
+        length, limit = 0, min(end, len(generated), 4 * LONGEST_MATCH)
+        while length < limit and self.draft[end - length - 1] == generated[-length - 1]:
+            length += 1
+        return length
 
     def _still_in_step(self, generated: list[int]) -> bool:
-        """Most recent tokens agree with the draft at the current shift: a substitution, keep it."""
+        """The last tokens agree with the draft at the current shift and so do most of the
+        recent ones: a substitution, keep it."""
         recent = range(max(0, len(generated) - LONGEST_MATCH), len(generated))
         pairs = [(generated[i], i + self.shift) for i in recent]
-        same = sum(0 <= j < len(self.draft) and self.draft[j] == t for t, j in pairs)
-        return 2 * same > len(pairs)
+        same = [0 <= j < len(self.draft) and self.draft[j] == t for t, j in pairs]
+        return all(same[-min(2, len(same)) :]) and 2 * sum(same) > len(pairs)

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from diffcoder.editing.budgets import PromptTooLongError
-from diffcoder.editing.edit_prompt import GROWTH, HEADROOM, EditPrompt, build_edit_prompt
+from diffcoder.editing.budgets import DEFAULT_CONTEXT_TOKENS, PromptTooLongError, answer_headroom
+from diffcoder.editing.edit_prompt import GROWTH, EditPrompt, build_edit_prompt
 from diffcoder.editing.fim_prompt import FIM_TOKENS, build_fim_prompt
 from diffcoder.editing.output import REGION_MARKER
 
@@ -77,10 +77,19 @@ def test_generation_budget_grows_with_the_region(small_tokenizer):
     assert prompt.region_tokens == len(
         small_tokenizer.encode(prompt.answer_context.original_text, add_special_tokens=False)
     )
-    assert prompt.max_new_tokens == math.ceil(GROWTH * prompt.region_tokens) + HEADROOM
+    headroom = answer_headroom(DEFAULT_CONTEXT_TOKENS)
+    assert prompt.max_new_tokens == math.ceil(GROWTH * prompt.region_tokens) + headroom
     assert (
         edit(small_tokenizer, text, *method_region(text, 1), max_new_tokens=40).max_new_tokens == 40
     )
+
+
+def test_the_answer_has_room_for_added_code_by_the_context(small_tokenizer):
+    assert [answer_headroom(n) for n in (500, 2000, 8192, 32768)] == [64, 125, 512, 2048]
+    text = big_module(3)
+    small = edit(small_tokenizer, text, *method_region(text, 1), context_tokens=2000)
+    large = edit(small_tokenizer, text, *method_region(text, 1))
+    assert large.max_new_tokens - small.max_new_tokens == 512 - 125
 
 
 @pytest.mark.parametrize("budget", [500, 900, 2000, 8192])

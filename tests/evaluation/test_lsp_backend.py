@@ -156,12 +156,13 @@ def test_a_reply_becomes_an_attempt_with_the_stats_renamed():
         "edit": {"changes": {DOCUMENT_URI: [{**edit, "newText": "2"}]}},
         "stats": {"forwards": 4, "generatedTokens": 10, "draftAcceptedTokens": 3},
     }
-    answer["stats"]["modelSeconds"] = 0.25
+    answer["stats"] |= {"modelSeconds": 0.25, "forwardsPerToken": 0.4, "draftAcceptedShare": 0.3}
     attempt = backend._attempt(text, answer, 0.5)
     assert attempt.new_text == "x = 2\n" and attempt.region_kind == "statements"
     assert (attempt.finish_reason, attempt.nfe, attempt.generated_tokens) == ("stop", 4, 10)
     assert attempt.tokens_per_forward == 2.5 and attempt.draft_accepted_tokens == 3
     assert (attempt.model_seconds, attempt.seconds) == (0.25, 0.5)
+    assert (attempt.forwards_per_token, attempt.draft_accepted_share) == (0.4, 0.3)
     refused = backend._attempt(text, {**answer, "rejected": "adds syntax errors"}, 0.5)
     assert refused.new_text == text and refused.rejected == "adds syntax errors"
 

@@ -29,6 +29,7 @@ from tests.lsp.conftest import (
     status,
     wait_for_model,
 )
+from tests.lsp.scripted_server import INFILL_KEPT
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -245,7 +246,7 @@ async def test_inline_completion_gives_one_item_with_a_range(client: LanguageCli
     result = await client.text_document_inline_completion_async(params)
     items = result.items if isinstance(result, types.InlineCompletionList) else result
     assert len(items) == 1
-    assert items[0].insert_text == "return 42\n"
+    assert items[0].insert_text == INFILL_KEPT
     assert items[0].range == types.Range(types.Position(1, 4), types.Position(1, 4))
 
 
@@ -257,7 +258,7 @@ async def test_newer_inline_request_cancels_the_older(client: LanguageClient):
     await asyncio.sleep(0.3)
     newer = await client.text_document_inline_completion_async(params)
     assert not (await older).items
-    assert [item.insert_text for item in newer.items] == ["return 42\n"]
+    assert [item.insert_text for item in newer.items] == [INFILL_KEPT]
 
 
 async def test_completion_fallback_offers_the_infill(client: LanguageClient):
@@ -267,7 +268,7 @@ async def test_completion_fallback_offers_the_infill(client: LanguageClient):
         text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(1, 4)
     )
     result = await client.text_document_completion_async(params)
-    assert [item.text_edit.new_text for item in result.items] == ["return 42\n"]
+    assert [item.text_edit.new_text for item in result.items] == [INFILL_KEPT]
 
 
 async def test_closing_the_document_cancels_its_edit(client: LanguageClient):

@@ -118,9 +118,12 @@ async def test_code_actions_are_commands_without_resolve(old_client: LanguageCli
         actions = plain(await protocol.send_request_async(types.TEXT_DOCUMENT_CODE_ACTION, params))
     finally:
         del protocol.get_result_type
-    assert actions[0]["kind"] == "refactor.rewrite" and "data" not in actions[0]
+    assert actions[0]["kind"] == "refactor.rewrite"
     command = actions[0]["command"]
     assert command["command"] == "diffcoder.edit"
+    # `data` says what the edit is, for clients that run it their own way: the same arguments
+    assert {**actions[0]["data"], "apply": True} == command["arguments"][0]
+    assert set(actions[0]["data"]) == {"textDocument", "range", "instruction"}
     before = len(old_client.recorder.requests)
     result = await execute(old_client, command["command"], *command["arguments"])
     assert result["applied"] is True

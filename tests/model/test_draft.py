@@ -209,7 +209,7 @@ def test_cursor_realigns_after_an_inserted_span():
             opened_block=False,
         )
     )
-    assert cursor.window == 2
+    assert cursor.window == 4  # grows x4 after a window accepted whole
 
 
 def test_schedule_helper_is_the_fixed_rule():

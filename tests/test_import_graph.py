@@ -140,12 +140,14 @@ ALLOWED = {
     "diffcoder.testing": {"diffcoder.model"},
     "diffcoder.training": {"diffcoder.editing", "diffcoder.model"},
     "diffcoder.evaluation": {"diffcoder.editing", "diffcoder.model", "diffcoder.lsp_server"},
+    "diffcoder.serving": {"diffcoder.editing", "diffcoder.model"},
     # everything but the command line, which sits on top of all of them
     "diffcoder.benchmarking": {
         "diffcoder.editing",
         "diffcoder.evaluation",
         "diffcoder.lsp_server",
         "diffcoder.model",
+        "diffcoder.serving",
         "diffcoder.testing",
         "diffcoder.training",
     },

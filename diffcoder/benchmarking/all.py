@@ -11,6 +11,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from diffcoder.benchmarking.batch_settings import BatchBenchSettings
+from diffcoder.benchmarking.edit_settings import EditsBenchSettings
+from diffcoder.benchmarking.server import ServerBenchSettings
 from diffcoder.benchmarking.settings import (
     DecodeBenchSettings,
     DraftBenchSettings,
@@ -32,10 +35,28 @@ def _draft(settings: DraftBenchSettings) -> int:
     return run_draft_benchmark(settings)
 
 
+def _edits(settings: EditsBenchSettings) -> int:
+    from diffcoder.benchmarking.edits import run_edits_benchmark
+
+    return run_edits_benchmark(settings)
+
+
 def _lsp(settings: LspBenchSettings) -> int:
     from diffcoder.benchmarking.lsp_latency import run_lsp_latency
 
     return run_lsp_latency(settings)
+
+
+def _server(settings: ServerBenchSettings) -> int:
+    from diffcoder.benchmarking.server import run_server_benchmark  # starts Ray
+
+    return run_server_benchmark(settings)
+
+
+def _batch(settings: BatchBenchSettings) -> int:
+    from diffcoder.benchmarking.batch import run_batch_benchmark
+
+    return run_batch_benchmark(settings)
 
 
 @dataclass(frozen=True)
@@ -64,6 +85,24 @@ SECTIONS = (
         full=LspBenchSettings(repeats=30),
         quick=LspBenchSettings(repeats=2, max_new_tokens=8),
         run=_lsp,
+    ),
+    Section(
+        page="edits-benchmark.md",
+        full=EditsBenchSettings(skip_missing_data=True),
+        quick=EditsBenchSettings(limit=4, skip_missing_data=True),
+        run=_edits,
+    ),
+    Section(
+        page="server-benchmark.md",
+        full=ServerBenchSettings(),
+        quick=ServerBenchSettings(quick=True, clients=(1, 4), rounds=1, max_new_tokens=8),
+        run=_server,
+    ),
+    Section(
+        page="batch-benchmark.md",
+        full=BatchBenchSettings(),
+        quick=BatchBenchSettings(quick=True, concurrency=(1, 4)),
+        run=_batch,
     ),
 )
 

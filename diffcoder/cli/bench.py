@@ -22,7 +22,11 @@ _OUT_HELP = "write table + plot here"
 
 # Benchmarks with a CLI module of their own: each has `register_bench(kinds)`, which adds its
 # sub-command to `diffcoder bench` (imports of torch stay inside its handler).
-BENCH_MODULES: tuple[str, ...] = ()
+BENCH_MODULES: tuple[str, ...] = (
+    "diffcoder.cli.bench_edits",
+    "diffcoder.cli.bench_server",
+    "diffcoder.cli.bench_batch",
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -13,11 +13,11 @@ import argparse
 import os
 import sys
 
-from diffcoder.cli import bench, demo, edit, generate, scope, tiny_checkpoint, train
+from diffcoder.cli import bench, demo, edit, generate, scope, serve, tiny_checkpoint, train
 from diffcoder.cli import eval as eval_command
 
 # In the order `diffcoder --help` lists them.
-COMMANDS = (generate, tiny_checkpoint, bench, scope, edit, eval_command, train, demo)
+COMMANDS = (generate, tiny_checkpoint, bench, scope, edit, eval_command, train, demo, serve)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,7 +12,7 @@ import logging
 import os
 import sys
 
-from diffcoder.lsp_server.model_host import EngineLoader, load_engine
+from diffcoder.lsp_server.model_host import EngineLoader, RemoteLoader, load_engine
 
 
 def _host_port(value: str) -> tuple[str, int]:
@@ -36,6 +36,16 @@ def _device(value: str) -> str:
     return value
 
 
+def _server_url(value: str) -> str:
+    scheme, _, rest = value.partition("://")
+    if scheme not in ("http", "https") or not rest.strip("/"):
+        raise argparse.ArgumentTypeError(
+            f"expected the team server's URL, http://HOST:PORT (diffcoder serve prints it), "
+            f"not {value!r}"
+        )
+    return value.rstrip("/")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="diffcoder-lsp", description="Language server that edits code with Stable-DiffCoder"
@@ -45,6 +55,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-demo-model",
         action="store_true",
         help="without --model or modelPath, wait unconfigured instead of loading the demo model",
+    )
+    parser.add_argument(
+        "--server",
+        type=_server_url,
+        metavar="URL",
+        help="decode on a team server (`diffcoder serve`) instead of a local model",
+    )
+    parser.add_argument(
+        "--token-file", metavar="F", help="the team server's bearer token (first line of F)"
     )
     parser.add_argument("--quant", choices=["auto", "none", "8bit", "4bit"], default=None)
     parser.add_argument("--device", type=_device, default=None, help="auto | cpu | cuda | cuda:N")
@@ -70,7 +89,12 @@ def _fail(message: str, log_file: str | None = None) -> int:
 
 def main(argv: list[str] | None = None, *, engine_loader: EngineLoader = load_engine) -> int:
     """Serve until the client exits; `engine_loader` is `create_server`'s test hook."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.server and args.model:
+        parser.error("give --model (a local checkpoint) or --server (a team server), not both")
+    if args.token_file and not args.server:
+        parser.error("--token-file goes with --server URL")
     # Checkpoints are directories on this machine: a mistyped modelPath is never looked up on
     # the Hugging Face Hub (minutes of retries offline).
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -93,8 +117,11 @@ def main(argv: list[str] | None = None, *, engine_loader: EngineLoader = load_en
     from diffcoder.lsp_server.server import create_server
 
     overrides = {k: v for k, v in (("quant", args.quant), ("device", args.device)) if v}
+    if args.server:
+        # Scoping, prompts and diffs stay here; only decoding goes to the server.
+        engine_loader = RemoteLoader(args.server, args.token_file)
     server = create_server(
-        args.model,
+        args.server or args.model,
         engine_loader=engine_loader,
         overrides=overrides,
         demo_model=not args.no_demo_model,

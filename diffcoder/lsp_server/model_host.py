@@ -2,7 +2,11 @@
 
 Requests wait for a load in progress (up to a limit), and get a clear reason when there is no model:
 none configured, still loading, or a load that failed (with `ModelLoadError`'s how-to-fix). Torch
-is imported only when a local engine loads. Decoding runs on the job registry's model thread.
+is imported only when a local engine loads. Decoding runs on the job registry's model thread(s).
+
+With `--server URL` the "model" is a team server (`diffcoder.model.remote`): connecting is the
+load, an unreachable server is a failed load, and a request the server cannot serve fails with
+the server's reason.
 """
 
 from __future__ import annotations
@@ -33,13 +37,52 @@ HOW_TO_SET = (
 )
 
 
+# Requests one editor has in flight at once (an edit while inline completions arrive, several
+# documents); each slot's KV cache holds a full context, so more would only reserve memory.
+LOCAL_MAX_BATCH = 4
+
+
 def load_engine(path: str, settings: Settings) -> GenerationBackend:
     """The local engine; imported here so a server that never loads one never imports torch.
     No progress bar: it would land on stderr, past the server's --log-file."""
+    from diffcoder.model.batching import BatchedEngine
     from diffcoder.model.engine import load_engine as load_local
 
     options = LoadOptions(device=settings.device, quant=settings.quant, progress_bars=False)
-    return load_local(path, options)
+    return BatchedEngine.from_engine(load_local(path, options), max_batch=LOCAL_MAX_BATCH)
+
+
+class RemoteLoader:
+    """`diffcoder-lsp --server URL`: every load connects to the team server, whatever model
+    path the editor names (`location` is what the status shows instead)."""
+
+    def __init__(self, url: str, token_file: str | None = None) -> None:
+        self.location = url
+        self.token_file = token_file
+
+    def __call__(self, path: str, settings: Settings) -> GenerationBackend:
+        from diffcoder.model.remote import connect
+
+        return _ServerBackend(connect(self.location, self.token_file))
+
+
+class _ServerBackend:
+    """A remote backend whose failures are request failures with the server's reason (not
+    internal errors): the editor shows them like a missing model."""
+
+    def __init__(self, remote: GenerationBackend) -> None:
+        self.remote = remote
+
+    def __getattr__(self, name: str) -> Any:  # tokenizer, special, concurrency, describe
+        return getattr(self.remote, name)
+
+    def generate(self, *args: Any, **kwargs: Any) -> Any:
+        from diffcoder.model.remote import RemoteError
+
+        try:
+            return self.remote.generate(*args, **kwargs)
+        except RemoteError as error:
+            raise RequestFailed(f"DiffCoder: {error}") from None
 
 
 async def _in_daemon_thread(fn: Callable[..., T], *args: Any) -> T:
@@ -83,6 +126,7 @@ class ModelHost:
         """Start loading `path` in a thread (the previous model is closed first); requests from
         now on see "loading" and wait for it."""
         self.close_model()
+        path = getattr(self.loader, "location", None) or path  # a team server's URL
         self._loads += 1
         self.state, self.path, self.reason = "loading", path, f"loading {path}"
         self._loaded = asyncio.Event()
@@ -130,4 +174,7 @@ class ModelHost:
         raise RequestFailed(f"DiffCoder: {self.reason}")
 
     def close_model(self) -> None:
+        close = getattr(self.engine, "close", None)
+        if close is not None:
+            close()  # a BatchedEngine stops its scheduler thread; waiting calls end with an error
         self.engine = None

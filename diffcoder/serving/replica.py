@@ -157,11 +157,18 @@ def tokenizer_payload(backend: GenerationBackend) -> dict[str, Any]:
 
 
 def _replica_id() -> str:
-    if "ray.serve" not in sys.modules:  # outside Serve (tests calling the class directly)
-        return f"local-{os.getpid()}"
+    """Serve's id for this replica; outside a deployment (the class called directly, as unit
+    tests do, even after another test imported Serve) one made from the process id."""
+    local = f"local-{os.getpid()}"
+    if "ray.serve" not in sys.modules:
+        return local
     from ray import serve
+    from ray.serve.exceptions import RayServeException
 
-    return serve.get_replica_context().replica_id.unique_id
+    try:
+        return serve.get_replica_context().replica_id.unique_id
+    except RayServeException:
+        return local
 
 
 class ModelReplica:

@@ -130,9 +130,11 @@ def run_edit(
     *,
     on_step: Callable[[StepInfo], None] | None = None,
     cancel: CancelFlag | None = None,
+    prepared: tuple[str | None, Region, EditPrompt] | None = None,
 ) -> EditResult:
-    """The whole edit, decoding once on `backend` (this thread waits for it)."""
-    language, region, prompt = prepare_edit(backend.tokenizer, request)
+    """The whole edit, decoding once on `backend` (this thread waits for it). `prepared` is
+    `prepare_edit`'s result for this request when the caller already has it."""
+    language, region, prompt = prepared or prepare_edit(backend.tokenizer, request)
     limit = prompt.max_new_tokens
     if request.max_new_tokens is not None:
         limit = min(limit, request.max_new_tokens)

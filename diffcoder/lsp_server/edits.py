@@ -193,7 +193,8 @@ def _announced_edit(
 ) -> EditResult:
     """`run_edit` on the model thread, with the region announced before decoding (a `$/progress`
     report with `RegionReport`'s keys) and a percentage that follows the answer's length."""
-    _, region, prompt = prepare_edit(backend.tokenizer, request)  # cheap next to decoding
+    prepared = prepare_edit(backend.tokenizer, request)
+    _, region, prompt = prepared
     expected = edit_report.expected_tokens(prompt)
     where = _range(doc.range(region.start, region.end))
     named = EditRegion(range=where, kind=region.kind, reason=region.reason, name=region.name)
@@ -205,7 +206,7 @@ def _announced_edit(
         percent = edit_report.edit_percentage(info.committed, expected)
         progress.report(percent, f"{min(info.committed, expected)}/{expected} tokens")
 
-    result = run_edit(backend, request, on_step=on_step, cancel=cancel)
+    result = run_edit(backend, request, on_step=on_step, cancel=cancel, prepared=prepared)
     if result.finish_reason != "cancelled":
         progress.report(100, "done")
     return result

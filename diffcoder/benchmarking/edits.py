@@ -155,7 +155,8 @@ def measure_pair(decoder: OracleDecoder, pair: PreparedPair, profile: str, seed:
     rng_seed = random.Random(f"{seed}:{pair.problem.id}").randrange(2**32)
     needs = needed_neighbours(profile, pair.copied, rng_seed)
     needs[-1] = 0  # EOS, after the fence: never reached in practice
-    decoder.expect(pair.prompt.prompt_ids, pair.prompt.draft_ids, pair.answer_ids, needs)
+    prompt, draft = pair.prompt.prompt_ids, pair.prompt.draft_ids
+    decoder.expect(prompt, draft, pair.answer_ids, needs, copied=pair.copied)
     plain = run_edit(decoder, replace(pair.request, use_draft=False)).generation
     drafted = run_edit(decoder, pair.request).generation
     return PairResult(

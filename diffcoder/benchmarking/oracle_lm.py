@@ -15,6 +15,13 @@ fixed function of its visible input, as a real one is:
   confident at first, one new token in six is, and one new token in eight needs two decided
   neighbours.
 
+Given the copied flags (`expect(..., copied=...)`), predictions also depend on the left context,
+as a real model's do: a new token is predicted only by a query that sees the expected answer in
+every generated position of the earlier blocks it sees (no mask, no old code there). Otherwise it
+predicts a wrong token, unsure. Copied tokens are predicted whatever comes before them (a model
+carries on the old code after a hunk it has not seen). So speculation only gains what a real
+model could: new code cannot be guessed before the code before it is known.
+
 It measures the decoding machinery (forwards, draft acceptance), never a model's quality.
 """
 
@@ -61,6 +68,7 @@ class Expectation:
     prompt_len: int
     answer: list[int]  # the expected tokens, EOS included
     needs: list[int]
+    copied: list[bool] | None = None  # None: predictions ignore the left context
 
 
 def needed_neighbours(profile: str, copied: list[bool], seed: int) -> list[int]:
@@ -97,10 +105,17 @@ class OracleLM(BlockDiffusionLM):
         self.expectation: Expectation | None = None
         self.forwards = 0  # every call with logits
 
-    def expect(self, prompt_len: int, answer: list[int], needs: list[int]) -> None:
-        if len(needs) != len(answer):
-            raise ValueError("one confidence need per answer token")
-        self.expectation = Expectation(prompt_len, list(answer), list(needs))
+    def expect(
+        self,
+        prompt_len: int,
+        answer: list[int],
+        needs: list[int],
+        copied: list[bool] | None = None,
+    ) -> None:
+        if len(needs) != len(answer) or (copied is not None and len(copied) != len(answer)):
+            raise ValueError("one confidence need (and copied flag) per answer token")
+        flags = None if copied is None else list(copied)
+        self.expectation = Expectation(prompt_len, list(answer), list(needs), flags)
 
     def new_cache(self, capacity: int) -> KVCache:
         slots = torch.empty(1, 1, max(capacity, self.block_length), 0)
@@ -128,6 +143,7 @@ class OracleLM(BlockDiffusionLM):
         decided = (ids != self.mask_id) & (positions >= expected.prompt_len)
         same_block = blocks[:, None] == blocks[None, :]
         seen = (mask.to(torch.bool) & same_block & decided[None, :]).sum(dim=1)
+        misled = self._misled(ids, positions, blocks, mask.to(torch.bool))
 
         rows = range(ids.shape[0])[logits_rows]
         logits = torch.full((len(rows), self.vocab_size), -1.0e4)
@@ -139,13 +155,38 @@ class OracleLM(BlockDiffusionLM):
                 token, need = expected.answer[index], expected.needs[index]
             else:
                 token, need = self.eos, 0
+            if bool(misled[row]) and self._is_new(index):
+                # other code: three wrong tokens, unsure (so a banned one never lets the answer in)
+                for shift, share in ((1, 0.5), (2, 0.3), (3, 0.2)):
+                    logits[out, (token + shift) % self.vocab_size] = math.log(share)
+                continue
+            runner_up = token + 1 if token + 1 < self.vocab_size else token - 1
             # unsure tokens rank left to right, so the step's one forced commit is the leftmost
             offset = int(positions[row]) % self.block_length
             confidence = SURE if int(seen[row]) >= need else UNSURE - 0.01 * offset
-            runner_up = token + 1 if token + 1 < self.vocab_size else token - 1
             logits[out, token] = math.log(confidence)
             logits[out, runner_up] = math.log(1.0 - confidence)
         return logits
+
+    def _is_new(self, index: int) -> bool:
+        copied = self.expectation.copied if self.expectation else None
+        return copied is not None and 0 <= index < len(copied) and not copied[index]
+
+    def _misled(
+        self, ids: torch.Tensor, positions: torch.Tensor, blocks: torch.Tensor, mask: torch.Tensor
+    ) -> torch.Tensor:
+        """Per query: does it see, in an earlier block, a generated position that does not hold
+        the expected answer (a mask, or other code)? The cache holds decided tokens only,
+        which are the answer, so only the fed segment can mislead."""
+        expected = self.expectation
+        assert expected is not None
+        if expected.copied is None:
+            return torch.zeros(ids.shape[0], dtype=torch.bool)
+        answer = torch.tensor(expected.answer + [self.eos], dtype=torch.long)
+        index = (positions - expected.prompt_len).clamp(0, len(expected.answer))
+        wrong = (positions >= expected.prompt_len) & (ids != answer[index])
+        earlier = blocks[None, :] < blocks[:, None]
+        return (mask & earlier & wrong[None, :]).any(dim=1)
 
     def extend(self, cache: KVCache, ids: torch.Tensor, positions: torch.Tensor) -> None:
         self._advance(cache, ids.shape[0], ids.shape[0])
@@ -212,11 +253,19 @@ class OracleDecoder:
         self.lm: OracleLM | None = None
         self.ids: DenseIds | None = None
 
-    def expect(self, prompt: list[int], draft: list[int], answer: list[int], needs: list[int]):
+    def expect(
+        self,
+        prompt: list[int],
+        draft: list[int],
+        answer: list[int],
+        needs: list[int],
+        copied: list[bool] | None = None,
+    ) -> None:
+        """The next requests' answer; with `copied`, new tokens need the right left context."""
         self.ids = DenseIds(prompt + draft + answer, self._special) if self.dense else None
         special = self.ids.special if self.ids else self._special
         self.lm = OracleLM(self.ids.size if self.ids else self.rows, special.mask, special.eos)
-        self.lm.expect(len(prompt), self._in(answer), needs)
+        self.lm.expect(len(prompt), self._in(answer), needs, copied)
 
     def _in(self, ids: list[int]) -> list[int]:
         return self.ids.to_dense(ids) if self.ids else list(ids)

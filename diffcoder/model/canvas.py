@@ -24,6 +24,9 @@ class Canvas:
     block_start: int  # the block being decoded; blocks sit at multiples of block_length
     steps: int = 0  # forwards reported to the step callback
     nfe: int = 0  # forwards after the prefill
+    # [end] the latest forward's choice at each position of a block it denoised (a guess of the
+    # block's final tokens, verified before it is ever relied on); None until a forward sets it
+    guesses: torch.Tensor | None = None
 
     @staticmethod
     def capacity_for(prompt_len: int, config: DecodeConfig, *, drafting: bool) -> int:
@@ -86,6 +89,25 @@ class Canvas:
         """Fix `proposed` tokens wherever `chosen` is set (both [end - start])."""
         self.tokens[start:end] = torch.where(chosen, proposed, self.tokens[start:end])
         self.undecided[start:end] &= ~chosen
+
+    def guess(self, start: int, end: int, chosen: torch.Tensor) -> None:
+        """Remember `chosen` ([end - start], a forward's choice per position) as the guess of
+        the block's final tokens."""
+        if self.guesses is None:
+            self.guesses = self.tokens.clone()
+        self.guesses[start:end] = chosen
+
+    def guessed_block(self) -> torch.Tensor | None:
+        """The current block with its undecided positions filled by the latest guess; None when
+        no forward has denoised it yet."""
+        start, end = self.block_start, self.block_end
+        if self.guesses is None or not bool(self.undecided[start:end].any()):
+            return None
+        guessed = self.guesses[start:end]
+        open_ = self.undecided[start:end]
+        if bool((guessed[open_] == self.tokens[start:end][open_]).any()):
+            return None  # a position no forward has chosen for (still the mask id)
+        return torch.where(open_, guessed, self.tokens[start:end])
 
     def decided_prefix(self) -> list[int]:
         """The generated tokens up to the first undecided position."""

@@ -100,6 +100,7 @@ def verification_forward(
         start=start,
         first_row=last_end - start,
         room=capacity - canvas.cached - ids.shape[0],
+        opened=bool((~canvas.undecided[max(start, canvas.prompt_len) : spans[0][1]]).any()),
     )
     if states:
         ids = torch.cat([ids, *more])
@@ -162,6 +163,7 @@ def apply_verification(
                 continue
             agrees = False
         if not accepted:
+            canvas.guess(b_start, b_end, tokens[rows])  # what the open block's next step checks
             outcome = Verification(
                 accepted_blocks=index,
                 verified_blocks=len(spans),

@@ -20,6 +20,9 @@ LONGEST_MATCH = 8
 # a wrong draft then costs nothing but the re-alignment search.
 MAX_MISSES = 2
 GROWTH = 4  # the window multiplies by this after a window is accepted whole
+# The window never shrinks below this: a refused block still has its first step from the
+# verification, and the blocks after it are checked at once when it ends as guessed.
+MIN_WINDOW = 4
 FAR = 16  # draft tokens of distance from the expected place that cost one token of agreement
 
 
@@ -45,6 +48,7 @@ class DraftCursor:
     The draft index of generated position g is `g + shift`. After the output leaves the draft,
     re-alignment picks the place in the draft that explains the most recent generated tokens,
     as a diff would: a run of at least `ANCHOR` tokens found anywhere past what was confirmed
+    (or, when nothing there matches, a run of `LONGEST_MATCH` before it: code moved up)
     (prompt-lookup style), or a line start, when the output has just begun a line, whose
     newline token (and what follows of the line so far) it shares. So after a changed hunk the
     cursor jumps to the draft's next line that the output resumes, not only after three tokens of
@@ -75,6 +79,17 @@ class DraftCursor:
             s for s in range(1, len(self.draft)) if self._breaks(self.draft[s - 1])
         }
 
+    _STATE = ("shift", "confirmed", "misses", "_proposed_from", "window", "peak", "accepted_tokens")
+
+    def snapshot(self) -> tuple[int, ...]:
+        """The cursor's position and window, for `restore` after a tentative re-alignment (on a
+        guessed block that decoding may still refute)."""
+        return tuple(getattr(self, name) for name in self._STATE)
+
+    def restore(self, state: tuple[int, ...]) -> None:
+        for name, value in zip(self._STATE, state, strict=True):
+            setattr(self, name, value)
+
     def proposal(self, generated: int) -> list[int]:
         if self.misses >= MAX_MISSES:
             return []  # resting until re-alignment finds the draft again
@@ -82,8 +97,9 @@ class DraftCursor:
         return self.draft[start:] if 0 <= start < len(self.draft) else []
 
     def record(self, outcome: Verification) -> None:
-        """Grow the window quickly after full acceptance, shrink it to what was accepted when the
-        draft was wrong; a block refused only for low confidence says nothing against the draft."""
+        """Grow the window quickly after full acceptance, shrink it to what was accepted (at least
+        `MIN_WINDOW` blocks) when the draft was wrong; a block refused only for low confidence
+        says nothing against the draft."""
         self.accepted_tokens += outcome.accepted_tokens
         missed = outcome.accepted_blocks == 0 and outcome.draft_disagreed
         self.misses = self.misses + 1 if missed else 0
@@ -92,8 +108,8 @@ class DraftCursor:
         if outcome.accepted_blocks == outcome.verified_blocks:
             self.window = min(self.max_window, GROWTH * self.window)
             self.peak = max(self.peak, self.window)
-        elif outcome.draft_disagreed:
-            self.window = max(1, outcome.accepted_blocks)
+        elif outcome.draft_disagreed:  # a hunk starts: keep a few blocks
+            self.window = max(MIN_WINDOW, outcome.accepted_blocks)
 
     def realign(self, generated: list[int]) -> None:
         """After a block decoded without the draft: keep the shift while the latest tokens still
@@ -106,18 +122,32 @@ class DraftCursor:
             return
         expected = len(generated) + self.shift
         target = self._line_target(generated, expected)
-        best_end, best = expected, (float("-inf"), 0.0)
-        for end in self._candidates(generated, expected):
-            length = min(self._agreement(generated, end), LONGEST_MATCH)
-            key = (length - abs(end - target) / FAR, -abs(end - target))
-            if key > best:
-                best_end, best = end, key
+        candidates = self._candidates(generated, expected)
+        ahead = [end for end in candidates if end > self.confirmed or end == expected]
+        best_end = self._best(generated, ahead, expected, target)
+        if self._agreement(generated, best_end) < ANCHOR:
+            # nothing ahead explains the latest tokens: code moved from text already used?
+            behind = [end for end in candidates if end <= self.confirmed and end != expected]
+            moved = self._best(generated, behind, expected, target)
+            if self._agreement(generated, moved) >= LONGEST_MATCH:
+                best_end = moved
         if best_end == expected:
             return  # nothing explains the latest tokens better: keep guessing a substitution
         self.shift = best_end - len(generated)
         self.misses = 0
         if self._agreement(generated, best_end) >= ANCHOR:
             self.window = max(self.window, min(self.peak, self.max_window))
+
+    def _best(self, generated: list[int], ends: list[int], expected: int, target: int) -> int:
+        """The draft end among `ends` that explains the latest tokens best, nearer `target`
+        first; `expected` when `ends` is empty."""
+        best_end, best = expected, (float("-inf"), 0.0)
+        for end in ends:
+            length = min(self._agreement(generated, end), LONGEST_MATCH)
+            key = (length - abs(end - target) / FAR, -abs(end - target))
+            if key > best:
+                best_end, best = end, key
+        return best_end
 
     def _line_target(self, generated: list[int], expected: int) -> int:
         """Where the output should be if each line it wrote since the last confirmed draft
@@ -144,7 +174,7 @@ class DraftCursor:
         found = [
             end
             for end in self._anchors.get(tuple(generated[-ANCHOR:]), ())
-            if self.confirmed < end < len(self.draft)
+            if 0 < end < len(self.draft)
         ]
         back = next(
             (b for b in range(1, min(ANCHOR, len(generated)) + 1) if self._breaks(generated[-b])),

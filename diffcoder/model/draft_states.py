@@ -2,7 +2,8 @@
 in the same forward what its second step would do, so the draft still counts where that stays
 exact (as Spiffy and FreeDave verify draft states).
 
-For the first `STATE_BLOCKS` blocks of a verification, the forward also feeds candidate states
+For the first `STATE_BLOCKS` blocks of a verification that has had a step already (the open
+block of a pipelined step), the forward also feeds candidate states
 of the block: the draft's block with some of its undecided positions masked again (each one
 alone, and each suffix of two or more; the places a first step typically leaves open). Each
 candidate is one more masked copy at the block's positions that sees what the block's masked
@@ -22,7 +23,7 @@ from diffcoder.model.selection import select_commits
 from diffcoder.model.steps import ForwardOp
 from diffcoder.model.types import DecodeConfig
 
-STATE_BLOCKS = 4  # blocks of a verification that get candidate states (their cost: rows)
+STATE_BLOCKS = 1  # blocks of a verification that get candidate states (their cost: rows)
 
 
 @dataclass(frozen=True)
@@ -87,11 +88,17 @@ def plan_states(
     start: int,
     first_row: int,
     room: int,
+    opened: bool,
 ) -> tuple[list[torch.Tensor], list[CandidateState]]:
     """(ids, states) of the candidate copies for the spans' first blocks, while
     they fit in `room` cache slots; rows are numbered from `first_row` of the logits.
-    `tokens`/`undecided` are the canvas's, `clean` the draft-filled blocks from `start`."""
+    `tokens`/`undecided` are the canvas's, `clean` the draft-filled blocks from `start`.
+    Only for a first block that has had a step already (`opened`): a fresh block's candidates
+    (six copies) cost more rows than they save forwards, since the open block's next step
+    verifies what follows it anyway (`sampler._pipelined_step`)."""
     ids, states = [], []
+    if not opened:
+        return ids, states
     row = first_row
     for index, (b_start, b_end, _, _) in enumerate(spans[:STATE_BLOCKS]):
         for state in candidate_states(undecided[b_start:b_end]):

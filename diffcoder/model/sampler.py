@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Generator
+from dataclasses import replace
 
 import torch
 
@@ -81,7 +82,11 @@ def decode_steps(
     cursor = None
     if uses_draft(config, draft):
         assert draft is not None
-        cursor = DraftCursor(draft, config.draft_window, config.max_draft_window, decode=decode)
+        # the output ends where the draft does: EOS after it is the likeliest continuation
+        ending_draft = list(draft) + [special.eos] * canvas.block_length
+        cursor = DraftCursor(
+            ending_draft, config.draft_window, config.max_draft_window, decode=decode
+        )
     device = canvas.tokens.device
     banned = None
     if fast:
@@ -94,22 +99,33 @@ def decode_steps(
     prefilled = time.perf_counter()
 
     finish: FinishReason | None = None
+    opened = False  # the block at canvas.block_start has had its first step (a verification's)
     while finish is None and canvas.block_start < canvas.end:
-        step = 0  # denoising steps the current block has had
-        if cursor is not None:
+        step = 1 if opened else 0  # denoising steps the current block has had
+        opened = False
+        if cursor is not None and step == 0:
             verified = yield from _verify_draft(canvas, cursor, config, banned)
             if verified is not None:
                 finish = _after_forward(canvas, on_step, cancel, ending)
                 if not verified.opened_block:
                     continue
                 step = 1
-        block_end = canvas.block_end
-        masked = block_end - max(canvas.block_start, canvas.prompt_len)  # what the schedule spreads
+        block_start, block_end = canvas.block_start, canvas.block_end
+        masked = block_end - max(block_start, canvas.prompt_len)  # what the schedule spreads
         while finish is None and canvas.block_is_open():
-            count = commit_count(config, masked, step)
-            yield from _denoise_step(canvas, count, config, generator, banned)
+            piped = None
+            if cursor is not None and config.threshold is not None:
+                piped = yield from _pipelined_step(canvas, cursor, config, banned, special.mask)
+            if piped is None:
+                count = commit_count(config, masked, step)
+                yield from _denoise_step(canvas, count, config, generator, banned)
             step += 1
             finish = _after_forward(canvas, on_step, cancel, ending)
+            if piped is not None and canvas.block_start != block_start:
+                opened = piped.opened_block  # decoding moved on, past the guessed block
+                break
+        if canvas.block_start != block_start:
+            continue
         if finish is None and not fast:
             finish = yield from _commit_block(canvas, special.eos)
         if finish is None and cursor is not None:
@@ -151,6 +167,7 @@ def _denoise_step(
     undecided = canvas.undecided[start:end]
     chosen = select_commits(confidence, undecided, count=count, threshold=config.threshold)
     canvas.decide(start, end, chosen, tokens)
+    canvas.guess(start, end, tokens)
 
 
 def _verify_draft(
@@ -172,6 +189,56 @@ def _verify_draft(
     canvas.nfe += 1
     verified = apply_verification(canvas, planned, logits, config=config, banned=banned)
     cursor.record(verified)
+    return verified
+
+
+def _pipelined_step(
+    canvas: Canvas,
+    cursor: DraftCursor,
+    config: DecodeConfig,
+    banned: torch.Tensor | None,
+    filler: int,
+) -> Generator[StepOp, torch.Tensor | None, Verification | None]:
+    """The open block's next step fused with a verification of what follows it, guessing the
+    block's final tokens from its latest forward: when this step closes the block with exactly
+    those tokens, the blocks after it were checked against the right context, so the draft's
+    next blocks (or, without a draft there, the next block's first step) count at once. Threshold
+    selection only. None when no guess exists (no forward ran)."""
+    guessed = canvas.guessed_block()
+    if guessed is None:
+        return None
+    start, end = canvas.block_start, canvas.block_end
+    open_ = canvas.undecided[start:end].clone()
+    generated = canvas.tokens[canvas.prompt_len : start].tolist()
+    generated += guessed[max(0, canvas.prompt_len - start) :].tolist()
+    saved = cursor.snapshot()
+    cursor.realign(generated)  # tentative: as if the guess were decided
+    continuation = cursor.proposal(len(generated))
+    drafted = bool(continuation)
+    window = min(1 + cursor.window, config.max_draft_window) if drafted else 2
+    if not drafted:  # no draft there: the next block's first step, its clean twin unused
+        continuation = [filler] * canvas.block_length
+    proposal = guessed[open_].tolist() + continuation
+    planned = verification_forward(canvas, proposal, window=window)
+    if planned is None:
+        cursor.restore(saved)
+        return None
+    logits = yield planned.forward
+    assert logits is not None
+    canvas.nfe += 1
+    verified = apply_verification(canvas, planned, logits, config=config, banned=banned)
+    if verified.accepted_blocks == 0:
+        cursor.restore(saved)  # the block is not decided as guessed: the sampler re-aligns
+    elif drafted:
+        guess_tokens = int(open_.sum())
+        cursor.record(
+            replace(
+                verified,
+                accepted_blocks=verified.accepted_blocks - 1,
+                verified_blocks=verified.verified_blocks - 1,
+                accepted_tokens=verified.accepted_tokens - guess_tokens,
+            )
+        )
     return verified
 
 

@@ -42,7 +42,7 @@ class DecodeConfig:
     mode: Mode = "fast"
     stop_strings: tuple[str, ...] = ()
     seed: int = 0
-    draft_window: int = 4  # blocks verified per forward at first; adapts between 1 and max
+    draft_window: int = 16  # blocks verified per forward at first; adapts between 1 and max
     max_draft_window: int = 16
 
     def __post_init__(self) -> None:

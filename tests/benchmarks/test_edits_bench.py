@@ -88,3 +88,24 @@ def test_bad_input_is_one_message(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
     with pytest.raises(ValueError, match="--scope"):
         EditsBenchSettings(scope="everything")
+
+
+def test_new_tokens_need_the_right_code_before_them():
+    lm = OracleLM(vocab_size=40, mask_id=5, eos=2)
+    answer = [30, 31, 32, 33, 34, 35, 36, 37]
+    copied = [True, True, True, True, False, True, False, False]
+    lm.expect(8, answer, [0] * 8, copied)
+    cache = lm.new_cache(32)
+    # the first answer block fed clean, then the second one masked: it sees the right code
+    right = torch.tensor(answer[:4] + [5, 5, 5, 5])
+    positions = torch.arange(8, 16)
+    assert lm.forward(cache, right, positions).argmax(-1)[4:].tolist() == answer[4:]
+    # the same with other code before it: the copied token still comes, new ones do not
+    wrong = torch.tensor([30, 31, 9, 33, 5, 5, 5, 5])
+    chosen = lm.forward(cache, wrong, positions).argmax(-1)[4:].tolist()
+    assert chosen[1] == answer[5]
+    assert all(c != a for c, a in zip(chosen[::2], answer[4::2], strict=True))
+    assert chosen[3] != answer[7]
+    # without copied flags the oracle ignores the left context (the tests' older oracle)
+    lm.expect(8, answer, [0] * 8)
+    assert lm.forward(cache, wrong, positions).argmax(-1)[4:].tolist() == answer[4:]

@@ -10,7 +10,7 @@ import torch
 
 from diffcoder.model.canvas import Canvas
 from diffcoder.model.draft import Verification, verification_mask, verify_draft
-from diffcoder.model.draft_cursor import DraftCursor
+from diffcoder.model.draft_cursor import MIN_WINDOW, DraftCursor
 from diffcoder.model.runtime import BlockDiffusionLM
 from diffcoder.model.sampler import generate
 from diffcoder.model.selection import step_schedule
@@ -199,17 +199,17 @@ def test_cursor_realigns_after_an_inserted_span():
             draft_disagreed=True,
         )
     )
-    assert cursor.window == 1
+    assert cursor.window == MIN_WINDOW  # a hunk starts: a few blocks, the refused one opened
     cursor.record(
         Verification(
-            accepted_blocks=1,
-            verified_blocks=1,
-            accepted_tokens=4,
+            accepted_blocks=MIN_WINDOW,
+            verified_blocks=MIN_WINDOW,
+            accepted_tokens=4 * MIN_WINDOW,
             next_start=0,
             opened_block=False,
         )
     )
-    assert cursor.window == 4  # grows x4 after a window accepted whole
+    assert cursor.window == min(4 * MIN_WINDOW, 16)  # grows x4 after a window accepted whole
 
 
 def test_schedule_helper_is_the_fixed_rule():

@@ -10,7 +10,7 @@ import torch
 
 from diffcoder.model.canvas import Canvas
 from diffcoder.model.draft import Verification, verification_forward, verify_draft
-from diffcoder.model.draft_cursor import DraftCursor
+from diffcoder.model.draft_cursor import MIN_WINDOW, DraftCursor
 from diffcoder.model.draft_states import candidate_states, copies_mask
 from diffcoder.model.sampler import generate
 from diffcoder.model.types import DecodeConfig
@@ -90,7 +90,7 @@ def test_window_grows_back_quickly_after_a_realignment():
     cursor.record(whole)
     assert cursor.window == 16  # x4 after a window accepted whole
     cursor.record(Verification(0, 16, 0, 0, True, draft_disagreed=True))
-    assert cursor.window == 1
+    assert cursor.window == MIN_WINDOW
     cursor.realign(draft[:30] + [9, 9, 9] + draft[30:40])
     assert cursor.proposal(43)[:3] == draft[40:43]
     assert cursor.window == 16  # restored, not regrown 1, 2, 4, 8, 16
@@ -148,22 +148,50 @@ def test_a_block_with_unsure_tokens_still_uses_the_draft(models, unsure):
     plain = generate(lm, prompt, config, Specials())
     drafted = generate(lm, prompt, config, Specials(), draft=plain.token_ids)
     assert drafted.token_ids == plain.token_ids
-    assert drafted.draft_accepted_tokens == len(plain.token_ids)  # every block, unsure ones too
-    assert drafted.nfe <= 3
+    # an unsure block is opened by a verification; its next step, fused with the check of the
+    # draft after it, finishes it: one forward more per unsure block, the rest from the draft
+    unsure_blocks = {(p - 10) // 4 for p in unsure}
+    assert drafted.nfe <= 2 + len(unsure_blocks) < plain.nfe
+    assert drafted.draft_accepted_tokens >= len(plain.token_ids) - 4 * len(unsure_blocks)
 
 
 def test_next_state_copies_fit_the_cache_and_leave_it_exact(models):
     prompt = [200 + i for i in range(10)]
-    lm = UnsureOnce(models["sharp"], {13})
+    lm = UnsureOnce(models["sharp"], {13, 14})
     config = DecodeConfig(max_new_tokens=N, threshold=0.9)
     plain = generate(lm, prompt, config, Specials())
     canvas = Canvas.create(lm, prompt, config, 5, drafting=True)
     lm.prefill(canvas.cache, canvas.tokens[: canvas.block_start])
-    planned = verification_forward(canvas, plain.token_ids, window=4)
-    # the first block holds 2 prompt tokens (2 states), the next three 6 states each
-    assert len(planned.states) == 2 + 3 * 6
+    fresh = verification_forward(canvas, plain.token_ids, window=4)
+    assert fresh.states == ()  # a fresh block: its next step is verified by the pipeline
     banned = torch.tensor(sorted(Specials().banned))
+    # block 8..11 (2 prompt tokens) is accepted; in 12..15, 13 and 14 are unsure and stay open
     outcome = verify_draft(lm, canvas, plain.token_ids, window=4, config=config, banned=banned)
-    assert outcome.accepted_blocks == 4 and canvas.nfe == 1
+    assert outcome.accepted_blocks == 1 and outcome.opened_block and canvas.block_start == 12
+    guessed = canvas.guessed_block()
+    assert guessed is not None and guessed.tolist() == plain.token_ids[2:6]
+    proposal = plain.token_ids[3:5] + plain.token_ids[6:]  # the guesses, then the draft after
+    opened = verification_forward(canvas, proposal, window=4)
+    assert len(opened.states) == 2  # each open position alone
+    outcome = verify_draft(lm, canvas, proposal, window=4, config=config, banned=banned)
+    assert outcome.accepted_blocks == 4 and canvas.nfe == 2
     decided = canvas.tokens[10 : canvas.block_start].tolist()
-    assert decided == plain.token_ids[: len(decided)] and len(decided) == 14
+    assert decided == plain.token_ids[: len(decided)] and len(decided) == 18
+
+
+def test_new_code_blocks_pipeline_one_forward_each(models):
+    # every block holds an unsure token (two steps each without help) and the draft is wrong
+    # throughout: the open block's next step carries the next block's first step, given the
+    # open block's guess, so new code costs one forward per block where the guess holds (this
+    # model changes its mind on some unsure tokens once their block fills: those cost two)
+    prompt = [200 + i for i in range(10)]
+    unsure = {p for p in range(10, 10 + N) if p % 4 == 1}
+    lm = UnsureOnce(models["sharp"], unsure)
+    config = DecodeConfig(max_new_tokens=N, threshold=0.9)
+    plain = generate(lm, prompt, config, Specials())
+    wrong = [7 + (t % 3) for t in plain.token_ids]
+    drafted = generate(lm, prompt, config, Specials(), draft=wrong)
+    assert drafted.token_ids == plain.token_ids
+    blocks = len(plain.token_ids) // 4
+    assert plain.nfe >= 2 * blocks - 1
+    assert drafted.nfe <= plain.nfe - 5

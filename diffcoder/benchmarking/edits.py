@@ -55,6 +55,9 @@ class PairResult:
     verdict: str
     tokens: int  # output tokens
     new_tokens: int  # answer tokens the draft lacks at the aligned place: the edit's size
+    # blocks holding a new token: a lossless decoder needs a forward for each (new code cannot
+    # be guessed before the code before it is decided), unless the draft has it elsewhere
+    new_blocks: int
     hunks: int
     plain_nfe: int
     draft_nfe: int
@@ -71,6 +74,10 @@ class PairResult:
         return self.draft_nfe / max(1, self.tokens)
 
     @property
+    def floor_fpt(self) -> float:
+        return max(1, self.new_blocks) / max(1, self.tokens)
+
+    @property
     def accepted_share(self) -> float:
         return min(1.0, self.accepted_tokens / max(1, self.tokens))
 
@@ -79,6 +86,7 @@ class PairResult:
         record.update(
             forwards_per_token_plain=round(self.plain_fpt, 4),
             forwards_per_token_draft=round(self.draft_fpt, 4),
+            forwards_per_token_floor=round(self.floor_fpt, 4),
             draft_accepted_share=round(self.accepted_share, 4),
         )
         return record
@@ -165,6 +173,7 @@ def measure_pair(decoder: OracleDecoder, pair: PreparedPair, profile: str, seed:
         verdict=pair.verdict,
         tokens=len(drafted.token_ids),
         new_tokens=sum(not c for c in pair.copied[:-1]),
+        new_blocks=new_blocks(len(prompt), pair.copied[:-1]),
         hunks=pair.hunks,
         plain_nfe=plain.nfe,
         draft_nfe=drafted.nfe,
@@ -173,6 +182,11 @@ def measure_pair(decoder: OracleDecoder, pair: PreparedPair, profile: str, seed:
         and plain.finish_reason == drafted.finish_reason,
         as_written=drafted.finish_reason == "stop" and drafted.text == pair.answer_text,
     )
+
+
+def new_blocks(prompt_len: int, copied: list[bool], block_length: int = 4) -> int:
+    """How many blocks (at absolute positions) hold an answer token the draft lacks."""
+    return len({(prompt_len + i) // block_length for i, c in enumerate(copied) if not c})
 
 
 def spread(values: list[float]) -> dict[str, float]:
@@ -187,6 +201,7 @@ def summarize(results: list[PairResult]) -> dict[str, Any]:
     figures = {
         "forwards_per_token_plain": [r.plain_fpt for r in results],
         "forwards_per_token_draft": [r.draft_fpt for r in results],
+        "forwards_per_token_floor": [r.floor_fpt for r in results],
         "draft_accepted_share": [r.accepted_share for r in results],
         "hunks": [float(r.hunks) for r in results],
     }

@@ -68,11 +68,12 @@ class PlannedVerification:
 
 
 def verification_forward(
-    canvas: Canvas, proposal: list[int], *, window: int
+    canvas: Canvas, proposal: list[int], *, window: int, replayed: list[bool] | None = None
 ) -> PlannedVerification | PlannedStates | None:
     """The forward checking up to `window` fresh blocks from `canvas.block_start` against
     `proposal`, the draft's guess for their undecided positions; None (no forward) when the
-    proposal does not cover even one block. Changes nothing on the canvas."""
+    proposal does not cover even one block. `replayed` marks proposal tokens that a learned
+    replacement wrote (`draft_states.plan_states`). Changes nothing on the canvas."""
     spans = _spans(canvas, len(proposal), window)
     if not spans:
         return None
@@ -101,6 +102,9 @@ def verification_forward(
         first_row=last_end - start,
         room=capacity - canvas.cached - ids.shape[0],
         opened=bool((~canvas.undecided[max(start, canvas.prompt_len) : spans[0][1]]).any()),
+        replayed=torch.tensor(replayed[:needed], dtype=torch.bool)
+        if replayed is not None and len(replayed) >= needed and any(replayed[:needed])
+        else None,
     )
     if states:
         ids = torch.cat([ids, *more])

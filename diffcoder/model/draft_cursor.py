@@ -10,6 +10,8 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from diffcoder.model.draft_replay import HunkReplay
+
 if TYPE_CHECKING:
     from diffcoder.model.draft import Verification
 
@@ -22,6 +24,7 @@ MAX_MISSES = 2
 GROWTH = 4  # the window multiplies by this after a window is accepted whole
 # The window never shrinks below this: a refused block still has its first step from the
 # verification, and the blocks after it are checked at once when it ends as guessed.
+BLOCK_GUESS = 4  # proposal tokens after the accepted ones that the refused block holds at most
 MIN_WINDOW = 4
 FAR = 16  # draft tokens of distance from the expected place that cost one token of agreement
 
@@ -70,6 +73,11 @@ class DraftCursor:
         self.window, self.max_window = window, max_window
         self.peak = window  # the widest window accepted whole: restored after a re-alignment
         self.accepted_tokens = 0
+        self.replay = HunkReplay()  # replacements the output made, proposed again where they fit
+        self.replayed: list[bool] = []  # per token of the last proposal: written by a replay
+        self._consumed: list[int] | None = None  # the last proposal's draft offsets
+        self._sources: list[tuple[int, ...] | None] = []  # the replacement behind each token
+        self._sync = (0, 0)  # a generated index and the draft index aligned with it
         self._anchors: dict[tuple[int, ...], list[int]] = defaultdict(list)
         for end in range(ANCHOR, len(self.draft) + 1):
             self._anchors[tuple(self.draft[end - ANCHOR : end])].append(end)
@@ -79,22 +87,46 @@ class DraftCursor:
             s for s in range(1, len(self.draft)) if self._breaks(self.draft[s - 1])
         }
 
-    _STATE = ("shift", "confirmed", "misses", "_proposed_from", "window", "peak", "accepted_tokens")
+    _STATE = (
+        "shift",
+        "confirmed",
+        "misses",
+        "_proposed_from",
+        "window",
+        "peak",
+        "accepted_tokens",
+        "_sync",
+        "_consumed",
+        "replayed",
+        "_sources",
+    )
 
-    def snapshot(self) -> tuple[int, ...]:
-        """The cursor's position and window, for `restore` after a tentative re-alignment (on a
-        guessed block that decoding may still refute)."""
-        return tuple(getattr(self, name) for name in self._STATE)
+    def snapshot(self) -> tuple[object, ...]:
+        """The cursor's position, window and replays, for `restore` after a tentative
+        re-alignment (on a guessed block that decoding may still refute)."""
+        return (*(getattr(self, name) for name in self._STATE), self.replay.copy())
 
-    def restore(self, state: tuple[int, ...]) -> None:
-        for name, value in zip(self._STATE, state, strict=True):
+    def restore(self, state: tuple[object, ...]) -> None:
+        *fields, replay = state
+        for name, value in zip(self._STATE, fields, strict=True):
             setattr(self, name, value)
+        self.replay = replay  # type: ignore[assignment]
 
     def proposal(self, generated: int) -> list[int]:
+        """The draft from where generated position `generated` continues in it, with the
+        learned replacements applied (`replayed` marks their tokens)."""
+        self._consumed, self.replayed, self._sources = None, [], []
         if self.misses >= MAX_MISSES:
             return []  # resting until re-alignment finds the draft again
         start = self._proposed_from = generated + self.shift
-        return self.draft[start:] if 0 <= start < len(self.draft) else []
+        if not 0 <= start < len(self.draft):
+            return []
+        if not self.replay:
+            return self.draft[start:]
+        replayed = self.replay.apply(self.draft[start:])
+        self._consumed, self.replayed = replayed.consumed, replayed.replayed
+        self._sources = replayed.sources
+        return replayed.tokens
 
     def record(self, outcome: Verification) -> None:
         """Grow the window quickly after full acceptance, shrink it to what was accepted (at least
@@ -103,8 +135,17 @@ class DraftCursor:
         self.accepted_tokens += outcome.accepted_tokens
         missed = outcome.accepted_blocks == 0 and outcome.draft_disagreed
         self.misses = self.misses + 1 if missed else 0
-        if outcome.accepted_tokens:
-            self.confirmed = max(self.confirmed, self._proposed_from + outcome.accepted_tokens)
+        accepted = outcome.accepted_tokens
+        if outcome.draft_disagreed:  # a replacement in the refused block was wrong here: drop it
+            for source in self._sources[accepted : accepted + BLOCK_GUESS]:
+                if source is not None:
+                    self.replay.forget(source)
+        if accepted:
+            used = self._consumed[accepted] if self._consumed else accepted  # draft tokens
+            generated_end = self._proposed_from - self.shift + accepted
+            self.confirmed = max(self.confirmed, self._proposed_from + used)
+            self.shift += used - accepted
+            self._sync = (generated_end, self._proposed_from + used)
         if outcome.accepted_blocks == outcome.verified_blocks:
             self.window = min(self.max_window, GROWTH * self.window)
             self.peak = max(self.peak, self.window)
@@ -119,6 +160,7 @@ class DraftCursor:
             return
         if self._still_in_step(generated):
             self.misses = 0
+            self._learn(generated, len(generated) + self.shift)
             return
         expected = len(generated) + self.shift
         target = self._line_target(generated, expected)
@@ -137,6 +179,16 @@ class DraftCursor:
         self.misses = 0
         if self._agreement(generated, best_end) >= ANCHOR:
             self.window = max(self.window, min(self.peak, self.max_window))
+            self._learn(generated, best_end)
+
+    def _learn(self, generated: list[int], end: int) -> None:
+        """The output is aligned with the draft again (its last tokens match the draft before
+        `end`): learn what it wrote since the last aligned place as a replacement."""
+        agreement = self._agreement(generated, end)
+        (g_start, d_start), g_end, d_end = self._sync, len(generated) - agreement, end - agreement
+        if 0 <= g_start <= g_end and 0 <= d_start <= d_end and agreement >= 2:
+            self.replay.learn(generated[g_start:g_end], self.draft[d_start:d_end])
+        self._sync = (len(generated), end)
 
     def _best(self, generated: list[int], ends: list[int], expected: int, target: int) -> int:
         """The draft end among `ends` that explains the latest tokens best, nearer `target`

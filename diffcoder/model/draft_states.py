@@ -89,19 +89,25 @@ def plan_states(
     first_row: int,
     room: int,
     opened: bool,
+    replayed: torch.Tensor | None = None,
 ) -> tuple[list[torch.Tensor], list[CandidateState]]:
     """(ids, states) of the candidate copies for the spans' first blocks, while
     they fit in `room` cache slots; rows are numbered from `first_row` of the logits.
     `tokens`/`undecided` are the canvas's, `clean` the draft-filled blocks from `start`.
     Only for a first block that has had a step already (`opened`): a fresh block's candidates
     (six copies) cost more rows than they save forwards, since the open block's next step
-    verifies what follows it anyway (`sampler._pipelined_step`)."""
+    verifies what follows it anyway (`sampler._pipelined_step`).
+    `replayed` ([the proposal's tokens for the spans' undecided positions] bool) marks tokens a
+    learned replacement wrote (`draft_replay`): new code, likely left open by a first step, so
+    each block holding some gets the one candidate that leaves exactly them open."""
     ids, states = [], []
-    if not opened:
-        return ids, states
     row = first_row
-    for index, (b_start, b_end, _, _) in enumerate(spans[:STATE_BLOCKS]):
-        for state in candidate_states(undecided[b_start:b_end]):
+    for index, (b_start, b_end, offset, masked) in enumerate(spans):
+        open_ = undecided[b_start:b_end]
+        candidates = candidate_states(open_) if opened and index < STATE_BLOCKS else []
+        if replayed is not None:
+            candidates += _replay_state(open_, replayed[offset : offset + masked])
+        for state in candidates:
             if room < b_end - b_start:
                 return ids, states
             room -= b_end - b_start
@@ -110,6 +116,18 @@ def plan_states(
             states.append(CandidateState(block=index, row=row, open_=state))
             row += b_end - b_start
     return ids, states
+
+
+def _replay_state(open_: torch.Tensor, replayed: torch.Tensor) -> list[torch.Tensor]:
+    """The state a first step leaves in a block whose replayed tokens are unsure: those open,
+    the rest decided (when all are replayed, the first is the step's one forced commit)."""
+    if not bool(replayed.any()):
+        return []
+    state = torch.zeros_like(open_)
+    state[open_.nonzero().flatten()[replayed]] = True
+    if bool(torch.equal(state, open_)):
+        state[int(open_.nonzero()[0])] = False
+    return [state] if bool(state.any()) else []
 
 
 def second_step(

@@ -181,7 +181,7 @@ def _verify_draft(
     proposal = cursor.proposal(canvas.generated_before_block)
     if not proposal:
         return None
-    planned = verification_forward(canvas, proposal, window=cursor.window)
+    planned = verification_forward(canvas, proposal, window=cursor.window, replayed=cursor.replayed)
     if planned is None:
         return None
     logits = yield planned.forward
@@ -219,7 +219,8 @@ def _pipelined_step(
     if not drafted:  # no draft there: the next block's first step, its clean twin unused
         continuation = [filler] * canvas.block_length
     proposal = guessed[open_].tolist() + continuation
-    planned = verification_forward(canvas, proposal, window=window)
+    replayed = [False] * int(open_.sum()) + cursor.replayed if drafted else None
+    planned = verification_forward(canvas, proposal, window=window, replayed=replayed)
     if planned is None:
         cursor.restore(saved)
         return None

@@ -89,8 +89,8 @@ class GenerateRequest(BaseModel):
     stop: list[str] = Field(default_factory=list, max_length=16)
     draft: str | None = None
     draft_ids: list[TokenId] | None = None
-    draft_window: int = Field(4, ge=1)
-    max_draft_window: int = Field(16, ge=1)
+    draft_window: int = Field(DecodeConfig.draft_window, ge=1)
+    max_draft_window: int = Field(DecodeConfig.max_draft_window, ge=1)
     stream: bool = False
 
 

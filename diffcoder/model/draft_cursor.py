@@ -24,8 +24,8 @@ MAX_MISSES = 2
 GROWTH = 4  # the window multiplies by this after a window is accepted whole
 # The window never shrinks below this: a refused block still has its first step from the
 # verification, and the blocks after it are checked at once when it ends as guessed.
-BLOCK_GUESS = 4  # proposal tokens after the accepted ones that the refused block holds at most
 MIN_WINDOW = 4
+BLOCK_GUESS = 4  # proposal tokens after the accepted ones that the refused block holds at most
 FAR = 16  # draft tokens of distance from the expected place that cost one token of agreement
 
 
@@ -51,11 +51,11 @@ class DraftCursor:
     The draft index of generated position g is `g + shift`. After the output leaves the draft,
     re-alignment picks the place in the draft that explains the most recent generated tokens,
     as a diff would: a run of at least `ANCHOR` tokens found anywhere past what was confirmed
-    (or, when nothing there matches, a run of `LONGEST_MATCH` before it: code moved up)
     (prompt-lookup style), or a line start, when the output has just begun a line, whose
     newline token (and what follows of the line so far) it shares. So after a changed hunk the
     cursor jumps to the draft's next line that the output resumes, not only after three tokens of
-    it. An edit reads its draft in order: strong anchors only look past what was confirmed.
+    it. An edit reads its draft in order: only when nothing past what was confirmed explains the
+    latest tokens may it go back, on a run of `LONGEST_MATCH` tokens (code moved up).
     """
 
     def __init__(
@@ -220,9 +220,10 @@ class DraftCursor:
         return expected
 
     def _candidates(self, generated: list[int], expected: int) -> list[int]:
-        """Draft ends where the latest tokens may continue, past what was confirmed: where the
-        last `ANCHOR` tokens occur; and when the output began a line within them, every draft
-        line start holding that partial line (the current place only if it is one too)."""
+        """Draft ends where the latest tokens may continue (`realign` ranks those past what was
+        confirmed first): where the last `ANCHOR` tokens occur; and when the output began a
+        line within them, every draft line start holding that partial line (the current place
+        only if it is one too)."""
         found = [
             end
             for end in self._anchors.get(tuple(generated[-ANCHOR:]), ())

@@ -218,8 +218,9 @@ def _pipelined_step(
     window = min(1 + cursor.window, config.max_draft_window) if drafted else 2
     if not drafted:  # no draft there: the next block's first step, its clean twin unused
         continuation = [filler] * canvas.block_length
+    guessed_count = int(open_.sum())
     proposal = guessed[open_].tolist() + continuation
-    replayed = [False] * int(open_.sum()) + cursor.replayed if drafted else None
+    replayed = [False] * guessed_count + cursor.replayed if drafted else None
     planned = verification_forward(canvas, proposal, window=window, replayed=replayed)
     if planned is None:
         cursor.restore(saved)
@@ -230,14 +231,13 @@ def _pipelined_step(
     verified = apply_verification(canvas, planned, logits, config=config, banned=banned)
     if verified.accepted_blocks == 0:
         cursor.restore(saved)  # the block is not decided as guessed: the sampler re-aligns
-    elif drafted:
-        guess_tokens = int(open_.sum())
+    elif drafted:  # the draft's share of the outcome: what followed the guessed block
         cursor.record(
             replace(
                 verified,
                 accepted_blocks=verified.accepted_blocks - 1,
                 verified_blocks=verified.verified_blocks - 1,
-                accepted_tokens=verified.accepted_tokens - guess_tokens,
+                accepted_tokens=verified.accepted_tokens - guessed_count,
             )
         )
     return verified
